@@ -1,0 +1,107 @@
+"""One way to time things: warm up, synchronize, repeat, keep the median and the spread.
+
+On CUDA each repetition is bracketed by CUDA events (device time, no host overhead between
+launches); on the CPU by ``time.perf_counter``. ``synchronized_perf_counter`` is the timer handed
+to pytest-benchmark (``--benchmark-timer``) so its wall-clock rounds wait for the GPU.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+
+
+def synchronize(device: torch.device | str) -> None:
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def synchronized_perf_counter() -> float:
+    """``time.perf_counter`` after waiting for every queued CUDA kernel (a no-op without CUDA)."""
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.synchronize()
+    return time.perf_counter()
+
+
+@dataclasses.dataclass(frozen=True)
+class Timing:
+    """Seconds per call over ``rounds`` repetitions."""
+
+    median_s: float
+    p20_s: float
+    p80_s: float
+    min_s: float
+    max_s: float
+    rounds: int
+
+    @classmethod
+    def from_samples(cls, samples: list[float]) -> Timing:
+        if not samples:
+            raise ValueError("no timing samples")
+        ordered = sorted(samples)
+        return cls(
+            median_s=statistics.median(ordered),
+            p20_s=_quantile(ordered, 0.2),
+            p80_s=_quantile(ordered, 0.8),
+            min_s=ordered[0],
+            max_s=ordered[-1],
+            rounds=len(ordered),
+        )
+
+
+def _quantile(ordered: list[float], q: float) -> float:
+    """Linear-interpolated quantile of already sorted samples."""
+    position = q * (len(ordered) - 1)
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+@dataclasses.dataclass(frozen=True)
+class TimingPlan:
+    """How long to measure: at least ``min_rounds`` repetitions and about ``budget_s`` seconds,
+    after ``warmup`` calls (the first of which may compile)."""
+
+    warmup: int = 3
+    min_rounds: int = 10
+    max_rounds: int = 1000
+    budget_s: float = 0.5
+
+
+def measure(fn: Callable[[], object], device: torch.device | str, plan: TimingPlan = TimingPlan()) -> Timing:
+    """Time ``fn()`` on ``device``; the result is per call."""
+    for _ in range(plan.warmup):
+        fn()
+    synchronize(device)
+    rounds = _rounds_for_budget(fn, device, plan)
+    if torch.device(device).type == "cuda":
+        return Timing.from_samples(_cuda_event_samples(fn, rounds))
+    samples = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - start)
+    return Timing.from_samples(samples)
+
+
+def _rounds_for_budget(fn: Callable[[], object], device: torch.device | str, plan: TimingPlan) -> int:
+    start = time.perf_counter()
+    fn()
+    synchronize(device)
+    once = max(time.perf_counter() - start, 1e-7)
+    return int(min(plan.max_rounds, max(plan.min_rounds, plan.budget_s / once)))
+
+
+def _cuda_event_samples(fn: Callable[[], object], rounds: int) -> list[float]:
+    starts = [torch.cuda.Event(enable_timing=True) for _ in range(rounds)]
+    ends = [torch.cuda.Event(enable_timing=True) for _ in range(rounds)]
+    for start, end in zip(starts, ends):
+        start.record()
+        fn()
+        end.record()
+    torch.cuda.synchronize()
+    return [start.elapsed_time(end) / 1e3 for start, end in zip(starts, ends)]
