@@ -1,0 +1,1 @@
+"""Subcommands of the ``genzoo`` command line, one module each (see genzoo.cli)."""

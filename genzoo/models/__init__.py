@@ -1,0 +1,1 @@
+"""The reference models of the four families, their data, training and checkpoints."""
