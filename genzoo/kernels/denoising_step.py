@@ -32,6 +32,7 @@ from genzoo.kernels.validation import (
     check_choice,
     check_finite_scalar,
     check_like,
+    check_no_grad,
     check_out,
     check_tensor,
 )
@@ -163,6 +164,7 @@ def _launch(
 ) -> torch.Tensor:
     device = triton_mode.triton_device()
     check_tensor("model_output", model_output, device=device)
+    check_no_grad("denoising step", model_output=model_output, sample=sample, model_output_uncond=model_output_uncond)
     check_tensor("sample", sample, dtypes=(model_output.dtype,), device=device)
     check_like("sample", sample, "model_output", model_output)
     for name, tensor in (("noise", noise), ("model_output_uncond", model_output_uncond)):

@@ -19,7 +19,14 @@ import torch
 import torch.nn.functional as F
 
 from genzoo.kernels import registry, triton_mode
-from genzoo.kernels.validation import FLOAT_DTYPES, KernelInputError, check_finite_scalar, check_out, check_tensor
+from genzoo.kernels.validation import (
+    FLOAT_DTYPES,
+    KernelInputError,
+    check_finite_scalar,
+    check_no_grad,
+    check_out,
+    check_tensor,
+)
 
 if triton_mode.triton_available():
     import triton
@@ -103,6 +110,7 @@ def _check_inputs(x, num_groups, weight, bias, eps, device=None, dtypes=FLOAT_DT
 def group_norm_silu_triton(x, num_groups, weight=None, bias=None, eps=1e-5, *, out=None):
     """SiLU(GroupNorm(x)) for x of shape [N, C, *spatial], contiguous."""
     eps = _check_inputs(x, num_groups, weight, bias, eps, device=triton_mode.triton_device())
+    check_no_grad("group_norm_silu", x=x, weight=weight, bias=bias)
     out = check_out(out, "x", x)
     if x.numel() == 0:
         return out

@@ -83,3 +83,15 @@ def check_choice(name: str, value: object, choices: Sequence[str]) -> str:
     if value not in choices:
         raise KernelInputError(f"{name} must be one of {list(choices)}, got {value!r}")
     return value  # type: ignore[return-value]
+
+
+def check_no_grad(op_name: str, **tensors: torch.Tensor | None) -> None:
+    """Forward-only kernels refuse inputs that autograd would need a backward for."""
+    if not torch.is_grad_enabled():
+        return
+    for name, tensor in tensors.items():
+        if tensor is not None and tensor.requires_grad:
+            raise KernelInputError(
+                f"{name} requires grad, but the triton {op_name} kernel is forward-only; "
+                f"run it under torch.no_grad() or use the eager backend for training"
+            )
