@@ -95,6 +95,9 @@ def _check_inputs(x, num_groups, weight, bias, eps, device=None, dtypes=FLOAT_DT
         raise KernelInputError(
             f"num_groups={num_groups} does not divide the {channels} channels of x (shape {tuple(x.shape)})"
         )
+    if x.numel() and x.numel() // x.shape[0] // num_groups < 2:
+        # as F.group_norm: a group of one value has no variance to normalise by
+        raise KernelInputError(f"x of shape {tuple(x.shape)} has one value per group; need at least 2")
     for name, tensor in (("weight", weight), ("bias", bias)):
         if tensor is None:
             continue

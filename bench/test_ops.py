@@ -1,0 +1,66 @@
+"""Every registered op x backend x dtype x size, generated from the registry.
+
+Each result's ``extra_info`` is one ``genzoo.measurement.Measurement``: achieved GB/s or TFLOP/s
+from the op's cost model, the fraction of the ceiling measured in this session, the speedup over
+eager, and the error against the float64 reference. A point outside its tolerance, or run under
+Triton's interpreter, carries no speed figure.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pytest
+import torch
+
+from bench.conftest import option_backends, option_device
+from genzoo import op_benchmark
+from genzoo.kernels import registry
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "point" in metafunc.fixturenames:
+        config = metafunc.config
+        points = op_benchmark.op_points(
+            option_device(config), quick=config.getoption("--genzoo-quick"), backends=option_backends(config)
+        )
+        metafunc.parametrize("point", points, ids=[p.id for p in points])
+
+
+def _rounds_and_iterations(seconds_per_call: float) -> tuple[int, int]:
+    """About 1 ms per round (timer resolution and sync overhead vanish), ~0.3 s per point."""
+    iterations = max(1, math.ceil(1e-3 / max(seconds_per_call, 1e-9)))
+    rounds = int(min(200, max(5, 0.3 / (seconds_per_call * iterations))))
+    return rounds, iterations
+
+
+def test_op(point, device, ceilings, eager_medians, synchronized_benchmark):
+    benchmark = synchronized_benchmark
+    benchmark.group = f"{point.op} {point.case.label} {point.dtype}".replace("torch.", "")
+    call = op_benchmark.make_call(point, device)
+    if op_benchmark.too_slow_to_interpret(point, call):
+        pytest.skip("Triton interpreter: only small sizes run on the CPU (no speed figure either way)")
+    accuracy = op_benchmark.check_accuracy(point, call)
+    fn = registry.get(point.op).implementation(point.backend)
+
+    def run():
+        with torch.no_grad():
+            return call.run(fn)
+
+    first = benchmark._timer()
+    run()  # also the compile, for the ``compile`` backend
+    rounds, iterations = _rounds_and_iterations(benchmark._timer() - first)
+    benchmark.pedantic(run, rounds=rounds, iterations=iterations, warmup_rounds=2)
+
+    stats = benchmark.stats.stats
+    if point.backend == "eager":
+        eager_medians[point.baseline_key] = stats.median
+    row = op_benchmark.measurement(
+        point, call, accuracy, stats.median, stats.q1, stats.q3, stats.rounds, ceilings,
+        eager_medians.get(point.baseline_key),
+    )  # fmt: skip
+    benchmark.extra_info.update(dataclasses.asdict(row))
+    assert accuracy.within_tolerance, (
+        f"{point.id}: error {accuracy.error:.3g} exceeds {accuracy.limit:.3g} (eager: {accuracy.eager_error:.3g})"
+    )

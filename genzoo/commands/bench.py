@@ -1,0 +1,55 @@
+"""``genzoo bench``: the op benchmark suite (pytest-benchmark), its JSON and a table."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+
+from genzoo import bench_suite
+from genzoo.kernels import BACKENDS
+
+NAME = "bench"
+HELP = "benchmark every registered op on every backend, dtype and size; print a table"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_selection_arguments(parser)
+    parser.add_argument("--json", type=Path, default=Path("benchmark.json"), help="where to write the JSON")
+
+
+def add_selection_arguments(parser: argparse.ArgumentParser) -> None:
+    """What to benchmark and where: shared by ``genzoo bench`` and ``genzoo run``."""
+    parser.add_argument("--quick", action="store_true", help="a smaller grid (a few sizes per op)")
+    parser.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when available")
+    parser.add_argument(
+        "--backends", type=_backend_list, help=f"comma-separated subset of {','.join(BACKENDS)} (eager always runs)"
+    )
+    parser.add_argument("-k", dest="select", help="pytest -k expression, e.g. 'ddim_step and float32'")
+
+
+def _backend_list(text: str) -> tuple[str, ...]:
+    backends = tuple(b.strip() for b in text.split(",") if b.strip())
+    unknown = sorted(set(backends) - set(BACKENDS))
+    if unknown or not backends:
+        raise argparse.ArgumentTypeError(f"unknown backends {unknown}; choose from {', '.join(BACKENDS)}")
+    return backends
+
+
+def options_from(args: argparse.Namespace) -> bench_suite.BenchOptions:
+    return bench_suite.BenchOptions(device=args.device, quick=args.quick, backends=args.backends, select=args.select)
+
+
+def print_table(json_path: Path) -> None:
+    table = bench_suite.op_table(bench_suite.rows_from_json(json_path))
+    with pd.option_context("display.max_rows", None, "display.width", 200):
+        print(table.to_string(index=False))
+    print("speedup and throughput are empty for interpreted or out-of-tolerance points")
+
+
+def main(args: argparse.Namespace) -> int:
+    code = bench_suite.run_suites(options_from(args), args.json)
+    if code == 0:
+        print_table(args.json)
+    return code

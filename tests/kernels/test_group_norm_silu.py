@@ -1,0 +1,97 @@
+"""group_norm_silu: property sweeps over NCHW shapes against F.silu(F.group_norm(...)) in float64,
+plus the errors that name a bad argument."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from genzoo import kernels
+from genzoo.kernels.validation import KernelInputError
+from genzoo.tolerance import relative_error
+
+DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _reference(x, groups, weight, bias, eps=1e-5):
+    return F.silu(F.group_norm(x.double(), groups, weight.double(), bias.double(), eps))
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    batch=st.integers(1, 3),
+    groups=st.integers(1, 4),
+    channels_per_group=st.integers(1, 5),
+    spatial=st.lists(st.integers(1, 9), min_size=0, max_size=2),
+    shift=st.floats(-30, 30),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_matches_float64_group_norm_on_any_shape(batch, groups, channels_per_group, spatial, shift, seed):
+    g = torch.Generator().manual_seed(seed)
+    channels = groups * channels_per_group
+    if channels_per_group * math.prod(spatial) < 2:
+        spatial = [*spatial, 2]  # F.group_norm itself refuses groups of one value
+    x = torch.randn(batch, channels, *spatial, generator=g) * 3 + shift
+    weight, bias = torch.randn(channels, generator=g), torch.randn(channels, generator=g)
+    out = torch.full_like(x, float("nan")).to(DEVICE)
+    with kernels.use("triton"):
+        result = kernels.ops.group_norm_silu(x.to(DEVICE), groups, weight.to(DEVICE), bias.to(DEVICE), out=out)
+    assert relative_error(result, _reference(x, groups, weight, bias)) <= 1e-5
+
+
+def test_large_group_uses_several_blocks_and_stays_exact():
+    """A group of 3 x 41 x 47 = 5781 elements (past one block) with a large mean: the merged
+    statistics must not lose the variance to cancellation."""
+    g = torch.Generator().manual_seed(torch.randint(0, 2**31 - 1, ()).item())
+    x = torch.randn(2, 6, 41, 47, generator=g) + 300.0
+    weight, bias = torch.rand(6, generator=g) + 0.5, torch.randn(6, generator=g)
+    with kernels.use("triton"):
+        result = kernels.ops.group_norm_silu(x.to(DEVICE), 2, weight.to(DEVICE), bias.to(DEVICE))
+    assert relative_error(result, _reference(x, 2, weight, bias)) <= 1e-5
+
+
+def test_without_affine_parameters():
+    x = torch.randn(2, 8, 5, 3, device=DEVICE)
+    with kernels.use("triton"):
+        result = kernels.ops.group_norm_silu(x, 4)
+    expected = F.silu(F.group_norm(x.double().cpu(), 4, eps=1e-5))
+    assert relative_error(result, expected) <= 1e-5
+
+
+def test_empty_batch_gives_empty_output():
+    with kernels.use("triton"):
+        assert kernels.ops.group_norm_silu(torch.randn(0, 4, 3, 3, device=DEVICE), 2).shape == (0, 4, 3, 3)
+
+
+@pytest.mark.parametrize("backend", ["eager", "triton"])
+def test_groups_that_do_not_divide_channels_are_refused(backend):
+    with kernels.use(backend), pytest.raises(KernelInputError, match="num_groups=4 does not divide the 6 channels"):
+        kernels.ops.group_norm_silu(torch.randn(1, 6, 3, 3, device=DEVICE), 4)
+
+
+BAD_CALLS = [
+    (dict(x=torch.randn(6)), "x must have at least 2 dimensions"),
+    (dict(x=torch.randint(0, 9, (2, 6, 3, 3))), "x has dtype"),
+    (dict(x=torch.randn(2, 3, 3, 6).permute(0, 3, 1, 2)), "x must be contiguous"),
+    (dict(num_groups=0), "num_groups must be a positive int"),
+    (dict(num_groups=2.0), "num_groups must be a positive int"),
+    (dict(weight=torch.randn(5)), "weight has 5 entries but x has 6 channels"),
+    (dict(bias=torch.randn(6, dtype=torch.float64)), "bias has dtype"),
+    (dict(eps=0.0), "eps must be positive"),
+    (dict(x=torch.randn(2, 6), num_groups=6, weight=None, bias=None), "one value per group"),
+    (dict(out=torch.empty(2, 6, 3)), "out has shape"),
+]
+
+
+@pytest.mark.parametrize("changes, message", BAD_CALLS, ids=[m for _, m in BAD_CALLS])
+def test_bad_arguments_are_named(changes, message):
+    arguments = dict(x=torch.randn(2, 6, 3, 3), num_groups=3, weight=torch.randn(6), bias=torch.randn(6), eps=1e-5)
+    arguments.update(changes)
+    arguments = {k: v.to(DEVICE) if isinstance(v, torch.Tensor) else v for k, v in arguments.items()}
+    with kernels.use("triton"), pytest.raises(KernelInputError, match=message):
+        kernels.ops.group_norm_silu(**arguments)

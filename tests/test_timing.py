@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import random
+import time
+
+import pytest
+
+from genzoo.ceilings import copy_bandwidth, matmul_throughput
+from genzoo.timing import Timing, TimingPlan, measure
+
+
+def test_quantiles_of_known_samples():
+    samples = [float(v) for v in random.Random(7).sample(range(1, 102), 101)]  # 1..101, shuffled
+    timing = Timing.from_samples(samples)
+    assert (timing.min_s, timing.median_s, timing.max_s) == (1.0, 51.0, 101.0)
+    assert timing.p20_s == pytest.approx(21.0) and timing.p80_s == pytest.approx(81.0)
+    assert timing.rounds == 101
+
+
+def test_measure_times_a_known_sleep():
+    timing = measure(lambda: time.sleep(2e-3), "cpu", TimingPlan(warmup=1, min_rounds=5, budget_s=0.05))
+    assert 2e-3 <= timing.median_s < 20e-3
+    assert timing.p20_s <= timing.median_s <= timing.p80_s
+    assert timing.rounds >= 5
+
+
+def test_empty_samples_are_refused():
+    with pytest.raises(ValueError, match="no timing samples"):
+        Timing.from_samples([])
+
+
+def test_ceilings_are_measured_and_plausible():
+    plan = TimingPlan(warmup=1, min_rounds=3, budget_s=0.05)
+    assert 0.1 < copy_bandwidth("cpu", 8 * 2**20, plan) < 10_000  # GB/s
+    assert 1e-4 < matmul_throughput("cpu", 128, __import__("torch").float32, plan) < 1_000  # TFLOP/s
