@@ -1,0 +1,57 @@
+"""The op benchmark suite end to end (a small selection) and the rows it produces."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from genzoo import bench_suite, op_benchmark
+from genzoo.ceilings import Ceilings
+from genzoo.kernels import registry
+
+
+def test_points_cover_every_op_backend_and_put_eager_first():
+    points = op_benchmark.op_points("cpu", quick=True)
+    assert {p.op for p in points} == {op.name for op in registry.all_ops()}
+    for op in registry.all_ops():
+        mine = [p for p in points if p.op == op.name]
+        assert {p.backend for p in mine} == set(op.backends)
+        assert mine[0].backend == "eager"
+
+
+def test_a_wrong_output_gets_no_speed_figure():
+    point = op_benchmark.OpPoint("ddim_step", "compile", torch.float32, registry.get("ddim_step").bench_cases["cpu"][0])
+    call = op_benchmark.make_call(point, "cpu")
+    ceilings = Ceilings("cpu", copy_gbps=10.0, matmul_tflops={"float32": 1.0})
+    good = op_benchmark.measurement(point, call, op_benchmark.Accuracy(1e-7, 1e-7, 1e-5), 1e-5, 9e-6, 2e-5, 10, ceilings, 2e-5)
+    bad = op_benchmark.measurement(point, call, op_benchmark.Accuracy(1e-3, 1e-7, 1e-5), 1e-5, 9e-6, 2e-5, 10, ceilings, 2e-5)
+    assert good.speedup_vs_eager == pytest.approx(2.0)
+    cost = registry.get("ddim_step").cost(call)
+    assert good.throughput == pytest.approx(cost.bytes_moved / 1e9 / 1e-5)
+    assert good.fraction_of_ceiling == pytest.approx(good.throughput / 10.0)
+    assert bad.within_tolerance is False
+    assert bad.speedup_vs_eager is None and bad.throughput is None and bad.fraction_of_ceiling is None
+
+
+def test_suite_writes_json_with_metrics_for_every_point(tmp_path):
+    json_path = tmp_path / "bench.json"
+    options = bench_suite.BenchOptions(
+        device="cpu", quick=True, backends=("eager", "triton"), select="ddim_step and float32"
+    )
+    assert bench_suite.run_suites(options, json_path) == 0
+    data = json.loads(json_path.read_text())
+    assert data["genzoo"]["ceilings"]["copy_gbps"] > 0
+    assert data["genzoo"]["fingerprint"]["device"] == "cpu"
+    rows = bench_suite.rows_from_json(json_path)
+    eager = [r for r in rows if r.backend == "eager"]
+    assert len(eager) == len([c for c in registry.get("ddim_step").bench_cases["cpu"] if c.quick])
+    for row in eager:
+        assert row.throughput > 0 and 0 < row.fraction_of_ceiling and row.speedup_vs_eager == 1.0
+        assert row.error < 1e-5 and row.within_tolerance
+    interpreted = [r for r in rows if r.backend == "triton"]
+    assert interpreted and all(r.interpreted and r.speedup_vs_eager is None for r in interpreted)
+    assert not list(tmp_path.glob(".*partial")), "no temporary file may be left behind"
+    table = bench_suite.op_table(rows)
+    assert set(table["backend"]) == {"eager", "triton"}
