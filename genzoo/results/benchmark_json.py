@@ -1,0 +1,145 @@
+"""pytest-benchmark JSON (``--benchmark-json PATH``) as measurement rows.
+
+genzoo's benchmarks put the fields of one ``Measurement`` in each benchmark's ``extra_info``
+(``kind``, ``subject``, ``backend``, ``dtype``, ``case``, ``throughput``, ``speedup_vs_eager``,
+``within_tolerance`` ...) and the environment in ``extra_info["fingerprint"]``. Any other
+project's file reads too: a benchmark without ``extra_info["kind"]`` becomes an ``op`` row whose
+subject is its group (or its test name) and whose case is the rest of its name, metric
+``latency`` in seconds.
+
+A latency row's value is pytest-benchmark's median. ``p20``/``p80`` come from the raw per-round
+times when the run saved them (``--benchmark-save-data``); otherwise from ``extra_info``, else the
+quartiles ``q1``/``q3`` stand in (a slightly narrower spread). A genzoo row of another metric
+(``extra_info["metric"]`` not ``latency``, with its ``value``) is taken from ``extra_info`` as is. With ``raw_times=True`` the frame keeps those raw times in a
+``raw_times`` column (a numpy array, or None), which ``genzoo compare`` bootstraps.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from genzoo.measurement import Measurement
+from genzoo.results import MEASUREMENT_COLUMNS, ResultsError, typed_table
+from genzoo.timing import Timing
+
+
+def read(path: Path) -> dict:
+    """The parsed file, or a ``ResultsError`` naming it when it is not pytest-benchmark JSON."""
+    path = Path(path)
+    try:
+        document = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ResultsError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ResultsError(f"{path}: not readable as JSON ({error})") from None
+    if not isinstance(document, dict) or not isinstance(document.get("benchmarks"), list):
+        raise ResultsError(
+            f"{path}: not a pytest-benchmark JSON file (no 'benchmarks' list); "
+            "write one with `pytest --benchmark-json PATH`"
+        )
+    return document
+
+
+def load(path: Path, raw_times: bool = False) -> pd.DataFrame:
+    """One row per benchmark of the file at ``path``, with fingerprint columns."""
+    return to_frame(read(path), source=Path(path), raw_times=raw_times)
+
+
+def to_frame(document: dict, source: Path | str = "<json>", raw_times: bool = False) -> pd.DataFrame:
+    benchmarks = document["benchmarks"]
+    foreign_names = _foreign_names(benchmarks)
+    machine_fingerprint = _machine_fingerprint(document)
+    records = []
+    for index, benchmark in enumerate(benchmarks):
+        where = f"{source}: benchmark {benchmark.get('fullname') or benchmark.get('name') or index}"
+        try:
+            row, data = _row(benchmark, foreign_names.get(index))
+        except (KeyError, TypeError, ValueError) as error:
+            raise ResultsError(f"{where}: {type(error).__name__}: {error}") from None
+        fingerprint = benchmark.get("extra_info", {}).get("fingerprint") or machine_fingerprint
+        record = {name: getattr(row, name) for name in MEASUREMENT_COLUMNS}
+        record.update({k: v for k, v in fingerprint.items() if k not in record})
+        record["benchmark"] = benchmark.get("fullname") or benchmark.get("name", "")
+        if raw_times:
+            record["raw_times"] = data
+        records.append(record)
+    frame = pd.DataFrame.from_records(records) if records else pd.DataFrame(columns=list(MEASUREMENT_COLUMNS))
+    return typed_table(frame)
+
+
+def _row(benchmark: dict, foreign: tuple[str, str] | None) -> tuple[Measurement, np.ndarray | None]:
+    stats = benchmark["stats"]
+    extra = dict(benchmark.get("extra_info") or {})
+    if foreign is None and extra.get("metric", "latency") != "latency" and "value" in extra:
+        # a row that reports another quantity (a ceiling in GB/s, images/s) from the timed call
+        return Measurement(**{k: v for k, v in extra.items() if k in MEASUREMENT_COLUMNS}), None
+    data = stats.get("data")
+    data = np.asarray(data, dtype=float) if data else None
+    if data is not None:
+        timing = Timing.from_samples(data.tolist())
+        p20, p80 = timing.p20_s, timing.p80_s
+    else:
+        p20, p80 = extra.get("p20", stats.get("q1")), extra.get("p80", stats.get("q3"))
+    fields = {"metric": "latency", "unit": "s"}
+    if foreign is None:  # genzoo's own: extra_info holds the measurement fields
+        fields.update({k: v for k, v in extra.items() if k in MEASUREMENT_COLUMNS})
+        fields.setdefault("backend", "-")
+        fields.setdefault("dtype", "-")
+        fields.setdefault("case", "-")
+        fields.setdefault("subject", benchmark.get("group") or _base_name(benchmark))
+    else:
+        fields.update(kind="op", subject=foreign[0], backend="-", dtype="-", case=foreign[1])
+    fields.update(value=float(stats["median"]), p20=p20, p80=p80, rounds=stats.get("rounds", fields.get("rounds")))
+    return Measurement(**fields), data
+
+
+def _base_name(benchmark: dict) -> str:
+    return str(benchmark.get("name", "")).split("[", 1)[0]
+
+
+def _foreign_names(benchmarks: list[dict]) -> dict[int, tuple[str, str]]:
+    """(subject, case) for benchmarks without genzoo's extra_info: the group (else the test name)
+    and what tells the benchmark apart within it; the full test id where that is still ambiguous."""
+    names = {}
+    for index, benchmark in enumerate(benchmarks):
+        if (benchmark.get("extra_info") or {}).get("kind"):
+            continue
+        name = str(benchmark.get("name", index))
+        if benchmark.get("group"):
+            names[index] = (str(benchmark["group"]), name)
+        else:
+            params = benchmark.get("params") or {}
+            case = " ".join(f"{k}={v}" for k, v in params.items()) or benchmark.get("param") or "-"
+            names[index] = (_base_name(benchmark), str(case))
+    seen: dict[tuple[str, str], int] = {}
+    for pair in names.values():
+        seen[pair] = seen.get(pair, 0) + 1
+    for index, pair in names.items():
+        if seen[pair] > 1:
+            names[index] = (pair[0], str(benchmarks[index].get("fullname", pair[1])))
+    return names
+
+
+def _machine_fingerprint(document: dict) -> dict[str, object]:
+    """The fingerprint columns a file without genzoo's fingerprint can still fill, from
+    pytest-benchmark's own ``machine_info`` and ``commit_info``."""
+    machine = document.get("machine_info") or {}
+    if isinstance(machine.get("fingerprint"), dict):
+        return machine["fingerprint"]
+    commit = document.get("commit_info") or {}
+    cpu = machine.get("cpu") or {}
+    cpu_name = cpu.get("brand_raw") or machine.get("processor") or "unknown"
+    return {
+        "git_commit": commit.get("id", "unknown"),
+        "git_dirty": commit.get("dirty"),
+        "python": machine.get("python_version", ""),
+        "device": "unknown",
+        "device_name": cpu_name,
+        "cpu_model": cpu_name,
+        "cpu_count": cpu.get("count"),
+        "hostname": machine.get("node", "unknown"),
+    }
