@@ -9,8 +9,9 @@ counts only when both hold:
    (Efron & Tibshirani, *An Introduction to the Bootstrap*, ch. 13) must exclude no change;
    without them, the p20-p80 ranges of the two runs must not overlap; where neither side
    measured a spread, only the threshold judges;
-2. it is at least ``threshold`` (default 5%): a rerun on another day moves by a few percent
-   for reasons the rounds within one run cannot see.
+2. it is at least ``threshold`` (default 10%, like ``asv compare --factor 1.1``): a rerun
+   on another day moves by a few percent (clocks, thermal state, memory placement) for reasons
+   the rounds within one run cannot see, so no interval over those rounds can judge it.
 
 A change that makes the metric worse (``metric_direction``) is a regression, a better one an
 improvement; a metric whose direction genzoo does not know is only "changed".
@@ -33,7 +34,7 @@ MAX_BOOTSTRAP_SAMPLES = 2000  # rounds kept per side: bounds memory at resamples
 def compare_tables(
     base: pd.DataFrame,
     new: pd.DataFrame,
-    threshold: float = 0.05,
+    threshold: float = 0.10,
     confidence: float = 0.95,
     resamples: int = 1000,
     seed: int = 0,

@@ -91,7 +91,9 @@ class RunDir:
             raise ResultsError(f"{manifest_path}: not a genzoo results manifest (format is not {FORMAT!r})")
         if manifest.get("version", 0) > VERSION:
             raise ResultsError(f"{manifest_path}: written by a newer genzoo (version {manifest['version']})")
-        return cls(path, manifest)
+        run = cls(path, manifest)
+        run.fingerprint()  # a corrupt fingerprint is named now, not halfway through a resumed run
+        return run
 
     # -- stages, for resuming ---------------------------------------------------------------
 
