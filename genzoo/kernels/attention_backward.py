@@ -1,0 +1,300 @@
+"""FlashAttention-2 backward pass: dQ, dK, dV recomputed tile by tile from Q, K, V and the saved
+log-sum-exp, never materialising the N x N matrices (Dao 2023, "FlashAttention-2", Algorithm 2).
+
+With S = scale Q K^T, P = softmax(S) over the visible keys (P = exp(S - lse)) and O = P V:
+
+    dV = P^T dO                            (1)
+    dP = dO V^T                            (2)
+    dS = P * (dP - Delta),  Delta_i = sum_d dO_id O_id      (3)  (= rowsum(P * dP))
+    dQ = scale dS K,        dK = scale dS^T Q                (4)
+
+Three launches: ``delta`` (Delta, one row per program); ``dkdv`` (one program per key block and
+kv head: it walks the query blocks of every q head that reads this kv head, so grouped-query
+attention sums dK, dV in registers, without atomics); ``dq`` (one program per query block and
+q head, walking the key blocks). FLOPs: 2.5x the forward's (5 matmuls of the forward's 2, with
+the recomputation of S). The visibility rules (causal bottom-right, key padding mask, general
+mask, sequence bounds) are the forward's; a row that saw no key has lse = -inf and gets P = 0.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from genzoo.kernels import triton_mode
+
+LOG2E = 1.4426950408889634
+INTERPRETED_BLOCKS = dict(BLOCK_M=16, BLOCK_N=16)  # no autotuning under the interpreter
+
+
+def dot_mode(dtype: torch.dtype) -> str:
+    """How ``tile_dot`` multiplies tiles of ``dtype`` (see there)."""
+    if dtype == torch.float32:
+        return "ieee"
+    return "bf16_emulated" if dtype == torch.bfloat16 and triton_mode.interpreted() else "native"
+
+if triton_mode.triton_available():
+    import triton
+    import triton.language as tl
+
+    @triton.jit
+    def round_to_bf16(x):
+        """fp32 -> the nearest bf16 value (ties to even), kept in fp32: what a GPU's conversion
+        gives. The interpreter's own fp32 -> bf16 conversion truncates, doubling the error."""
+        bits = x.to(tl.uint32, bitcast=True)
+        bits = (bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000
+        return bits.to(tl.float32, bitcast=True)
+
+    @triton.jit
+    def for_store(x, DOT_MODE: tl.constexpr):
+        """fp32 results about to be stored: rounded to bf16 here when the interpreter would truncate."""
+        if DOT_MODE == "bf16_emulated":
+            return round_to_bf16(x)
+        else:
+            return x
+
+    @triton.jit
+    def tile_dot(a, b, acc, DOT_MODE: tl.constexpr):
+        """a @ b + acc, accumulated in fp32. "ieee": fp32 inputs at full precision (not TF32);
+        "native": a cast to b's dtype (fp16/bf16 tensor cores); "bf16_emulated": the same
+        rounding with fp32 products, for the interpreter, whose dot cannot multiply bf16."""
+        if DOT_MODE == "ieee":
+            return tl.dot(a, b, acc, input_precision="ieee")
+        elif DOT_MODE == "bf16_emulated":
+            return tl.dot(round_to_bf16(a.to(tl.float32)), b.to(tl.float32), acc, input_precision="ieee")
+        else:
+            return tl.dot(a.to(b.dtype), b, acc)
+
+    @triton.jit
+    def attention_bwd_delta_kernel(
+        out_ptr, dout_ptr, delta_ptr,
+        stride_ob, stride_oh, stride_om, stride_od, stride_db, stride_dh, stride_dm, stride_dd,
+        num_heads, seq_q,
+        HEAD_DIM: tl.constexpr, HEAD_DIM_PAD: tl.constexpr, BLOCK_M: tl.constexpr,
+    ):  # fmt: skip
+        bh = tl.program_id(1).to(tl.int64)
+        b, h = bh // num_heads, bh % num_heads
+        offs_m = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
+        offs_d = tl.arange(0, HEAD_DIM_PAD)
+        mask = (offs_m < seq_q)[:, None] & (offs_d < HEAD_DIM)[None, :]
+        o = tl.load(out_ptr + b * stride_ob + h * stride_oh + offs_m[:, None] * stride_om + offs_d[None, :] * stride_od, mask=mask, other=0.0)
+        do = tl.load(dout_ptr + b * stride_db + h * stride_dh + offs_m[:, None] * stride_dm + offs_d[None, :] * stride_dd, mask=mask, other=0.0)
+        delta = tl.sum(o.to(tl.float32) * do.to(tl.float32), 1)  # eq. (3)
+        tl.store(delta_ptr + bh * seq_q + offs_m, delta, mask=offs_m < seq_q)
+
+    @triton.jit
+    def _dkdv_query_blocks(
+        dk, dv, k, v, keep_n, q_base, do_base, lse_base, delta_base, mask_base,
+        stride_qm, stride_qd, stride_dm, stride_dd, stride_mask_m, stride_mask_n,
+        offs_n, offs_d, seq_q, seq_k, qk_scale, start, end,
+        CAUSAL_BLOCK: tl.constexpr, HAS_KPM: tl.constexpr, HAS_MASK: tl.constexpr, DOT_MODE: tl.constexpr,
+        HEAD_DIM: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
+    ):  # fmt: skip
+        d_in = offs_d < HEAD_DIM
+        for start_m in range(start, end, BLOCK_M):
+            offs_m = start_m + tl.arange(0, BLOCK_M)
+            m_in = offs_m < seq_q
+            q = tl.load(q_base + offs_m[:, None] * stride_qm + offs_d[None, :] * stride_qd, mask=m_in[:, None] & d_in[None, :], other=0.0)
+            do = tl.load(do_base + offs_m[:, None] * stride_dm + offs_d[None, :] * stride_dd, mask=m_in[:, None] & d_in[None, :], other=0.0)
+            # lse in base 2; +inf for rows out of range or with no visible key, so that P = 0
+            lse = tl.load(lse_base + offs_m, mask=m_in, other=float("inf")) * 1.4426950408889634  # log2(e)
+            lse = tl.where(lse == float("-inf"), float("inf"), lse)
+            # transposed tiles [BLOCK_N, BLOCK_M]: keys on rows, so dK and dV accumulate by row
+            p_t = tl.math.exp2(tile_dot(k, tl.trans(q), tl.zeros([BLOCK_N, BLOCK_M], tl.float32), DOT_MODE) * qk_scale - lse[None, :])
+            if CAUSAL_BLOCK:  # bottom-right: query i sees keys j <= i + seq_k - seq_q
+                p_t = tl.where(offs_n[:, None] <= offs_m[None, :] + (seq_k - seq_q), p_t, 0.0)
+            if HAS_KPM:
+                p_t = tl.where(keep_n[:, None], p_t, 0.0)
+            if HAS_MASK:
+                keep = tl.load(mask_base + offs_m[None, :] * stride_mask_m + offs_n[:, None] * stride_mask_n,
+                               mask=m_in[None, :] & (offs_n < seq_k)[:, None], other=0)  # fmt: skip
+                p_t = tl.where(keep != 0, p_t, 0.0)
+            dv = tile_dot(p_t, do, dv, DOT_MODE)  # eq. (1)
+            dp_t = tile_dot(v, tl.trans(do), tl.zeros([BLOCK_N, BLOCK_M], tl.float32), DOT_MODE)  # eq. (2)
+            delta = tl.load(delta_base + offs_m, mask=m_in, other=0.0)
+            ds_t = p_t * (dp_t - delta[None, :])  # eq. (3)
+            dk = tile_dot(ds_t, q, dk, DOT_MODE)  # eq. (4), scaled by the caller
+        return dk, dv
+
+    @triton.jit
+    def attention_bwd_dkdv_kernel(
+        q_ptr, k_ptr, v_ptr, do_ptr, lse_ptr, delta_ptr, kpm_ptr, mask_ptr, dk_ptr, dv_ptr,
+        stride_qb, stride_qh, stride_qm, stride_qd, stride_kb, stride_kh, stride_kn, stride_kd,
+        stride_vb, stride_vh, stride_vn, stride_vd, stride_db, stride_dh, stride_dm, stride_dd,
+        stride_kpm_b, stride_kpm_n, stride_mask_b, stride_mask_h, stride_mask_m, stride_mask_n,
+        num_kv_heads, group_size, seq_q, seq_k, scale, qk_scale,
+        seq_q_class, seq_k_class,  # autotuning key only
+        CAUSAL: tl.constexpr, HAS_KPM: tl.constexpr, HAS_MASK: tl.constexpr, DOT_MODE: tl.constexpr,
+        HEAD_DIM: tl.constexpr, HEAD_DIM_PAD: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
+    ):  # fmt: skip
+        bg = tl.program_id(1).to(tl.int64)
+        b, g = bg // num_kv_heads, bg % num_kv_heads
+        start_n = tl.program_id(0) * BLOCK_N
+        offs_n = start_n + tl.arange(0, BLOCK_N)
+        offs_d = tl.arange(0, HEAD_DIM_PAD)
+        kv_mask = (offs_n < seq_k)[:, None] & (offs_d < HEAD_DIM)[None, :]
+        k = tl.load(k_ptr + b * stride_kb + g * stride_kh + offs_n[:, None] * stride_kn + offs_d[None, :] * stride_kd, mask=kv_mask, other=0.0)
+        v = tl.load(v_ptr + b * stride_vb + g * stride_vh + offs_n[:, None] * stride_vn + offs_d[None, :] * stride_vd, mask=kv_mask, other=0.0)
+        keep_n = offs_n < seq_k
+        if HAS_KPM:
+            keep_n = tl.load(kpm_ptr + b * stride_kpm_b + offs_n * stride_kpm_n, mask=offs_n < seq_k, other=0) != 0
+        dk = tl.zeros([BLOCK_N, HEAD_DIM_PAD], tl.float32)
+        dv = tl.zeros([BLOCK_N, HEAD_DIM_PAD], tl.float32)
+        # query blocks: rows i >= j - shift see key j; from m_full on they see the whole key block
+        shift = seq_k - seq_q
+        end = tl.cdiv(seq_q, BLOCK_M) * BLOCK_M
+        if CAUSAL:
+            start = tl.minimum(tl.maximum(start_n - shift, 0) // BLOCK_M * BLOCK_M, end)
+            full = tl.minimum(tl.cdiv(tl.maximum(start_n + BLOCK_N - 1 - shift, 0), BLOCK_M) * BLOCK_M, end)
+        else:
+            start = 0
+            full = 0
+        for head in range(g * group_size, (g + 1) * group_size):
+            bh = b * num_kv_heads * group_size + head
+            q_base = q_ptr + b * stride_qb + head * stride_qh
+            do_base = do_ptr + b * stride_db + head * stride_dh
+            mask_base = mask_ptr + b * stride_mask_b + head * stride_mask_h
+            dk, dv = _dkdv_query_blocks(  # the causal diagonal: query blocks [start, full)
+                dk, dv, k, v, keep_n, q_base, do_base, lse_ptr + bh * seq_q, delta_ptr + bh * seq_q, mask_base,
+                stride_qm, stride_qd, stride_dm, stride_dd, stride_mask_m, stride_mask_n,
+                offs_n, offs_d, seq_q, seq_k, qk_scale, start, full,
+                True, HAS_KPM, HAS_MASK, DOT_MODE, HEAD_DIM, BLOCK_M, BLOCK_N,
+            )  # fmt: skip
+            dk, dv = _dkdv_query_blocks(  # query blocks [full, end) that see every key of this block
+                dk, dv, k, v, keep_n, q_base, do_base, lse_ptr + bh * seq_q, delta_ptr + bh * seq_q, mask_base,
+                stride_qm, stride_qd, stride_dm, stride_dd, stride_mask_m, stride_mask_n,
+                offs_n, offs_d, seq_q, seq_k, qk_scale, full, end,
+                False, HAS_KPM, HAS_MASK, DOT_MODE, HEAD_DIM, BLOCK_M, BLOCK_N,
+            )  # fmt: skip
+        dk_ptrs = dk_ptr + bg * seq_k * HEAD_DIM + offs_n[:, None] * HEAD_DIM + offs_d[None, :]  # contiguous
+        tl.store(dk_ptrs, for_store(dk * scale, DOT_MODE).to(dk_ptr.dtype.element_ty), mask=kv_mask)
+        tl.store(dv_ptr + bg * seq_k * HEAD_DIM + offs_n[:, None] * HEAD_DIM + offs_d[None, :], for_store(dv, DOT_MODE).to(dv_ptr.dtype.element_ty), mask=kv_mask)
+
+    @triton.jit
+    def _dq_key_blocks(
+        dq, q, do, lse, delta, k_base, v_base, kpm_base, mask_base,
+        stride_kn, stride_kd, stride_vn, stride_vd, stride_kpm_n, stride_mask_m, stride_mask_n,
+        offs_m, offs_d, seq_q, seq_k, qk_scale, start, end,
+        BOUNDARY: tl.constexpr, CAUSAL: tl.constexpr, HAS_KPM: tl.constexpr, HAS_MASK: tl.constexpr,
+        DOT_MODE: tl.constexpr, HEAD_DIM: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
+    ):  # fmt: skip
+        d_in = offs_d < HEAD_DIM
+        for start_n in range(start, end, BLOCK_N):
+            offs_n = start_n + tl.arange(0, BLOCK_N)
+            n_in = offs_n < seq_k
+            k = tl.load(k_base + offs_n[:, None] * stride_kn + offs_d[None, :] * stride_kd, mask=n_in[:, None] & d_in[None, :], other=0.0)
+            v = tl.load(v_base + offs_n[:, None] * stride_vn + offs_d[None, :] * stride_vd, mask=n_in[:, None] & d_in[None, :], other=0.0)
+            p = tl.math.exp2(tile_dot(q, tl.trans(k), tl.zeros([BLOCK_M, BLOCK_N], tl.float32), DOT_MODE) * qk_scale - lse[:, None])
+            if BOUNDARY:  # the last key block, and the causal diagonal
+                visible = n_in[None, :]
+                if CAUSAL:
+                    visible = visible & (offs_n[None, :] <= offs_m[:, None] + (seq_k - seq_q))
+                p = tl.where(visible, p, 0.0)
+            if HAS_KPM:
+                keep = tl.load(kpm_base + offs_n * stride_kpm_n, mask=n_in, other=0)
+                p = tl.where(keep[None, :] != 0, p, 0.0)
+            if HAS_MASK:
+                keep = tl.load(mask_base + offs_m[:, None] * stride_mask_m + offs_n[None, :] * stride_mask_n,
+                               mask=(offs_m < seq_q)[:, None] & n_in[None, :], other=0)  # fmt: skip
+                p = tl.where(keep != 0, p, 0.0)
+            dp = tile_dot(do, tl.trans(v), tl.zeros([BLOCK_M, BLOCK_N], tl.float32), DOT_MODE)  # eq. (2)
+            ds = p * (dp - delta[:, None])  # eq. (3)
+            dq = tile_dot(ds, k, dq, DOT_MODE)  # eq. (4), scaled by the caller
+        return dq
+
+    @triton.jit
+    def attention_bwd_dq_kernel(
+        q_ptr, k_ptr, v_ptr, do_ptr, lse_ptr, delta_ptr, kpm_ptr, mask_ptr, dq_ptr,
+        stride_qb, stride_qh, stride_qm, stride_qd, stride_kb, stride_kh, stride_kn, stride_kd,
+        stride_vb, stride_vh, stride_vn, stride_vd, stride_db, stride_dh, stride_dm, stride_dd,
+        stride_kpm_b, stride_kpm_n, stride_mask_b, stride_mask_h, stride_mask_m, stride_mask_n,
+        num_heads, group_size, seq_q, seq_k, scale, qk_scale,
+        seq_q_class, seq_k_class,  # autotuning key only
+        CAUSAL: tl.constexpr, HAS_KPM: tl.constexpr, HAS_MASK: tl.constexpr, DOT_MODE: tl.constexpr,
+        HEAD_DIM: tl.constexpr, HEAD_DIM_PAD: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
+    ):  # fmt: skip
+        bh = tl.program_id(1).to(tl.int64)
+        b, h = bh // num_heads, bh % num_heads
+        g = h // group_size
+        start_m = tl.program_id(0) * BLOCK_M
+        offs_m = start_m + tl.arange(0, BLOCK_M)
+        offs_d = tl.arange(0, HEAD_DIM_PAD)
+        m_in = offs_m < seq_q
+        row_mask = m_in[:, None] & (offs_d < HEAD_DIM)[None, :]
+        q = tl.load(q_ptr + b * stride_qb + h * stride_qh + offs_m[:, None] * stride_qm + offs_d[None, :] * stride_qd, mask=row_mask, other=0.0)
+        do = tl.load(do_ptr + b * stride_db + h * stride_dh + offs_m[:, None] * stride_dm + offs_d[None, :] * stride_dd, mask=row_mask, other=0.0)
+        lse = tl.load(lse_ptr + bh * seq_q + offs_m, mask=m_in, other=float("inf")) * 1.4426950408889634  # log2(e)
+        lse = tl.where(lse == float("-inf"), float("inf"), lse)  # rows with no visible key: P = 0
+        delta = tl.load(delta_ptr + bh * seq_q + offs_m, mask=m_in, other=0.0)
+        # key blocks as in the forward: [0, full) entirely visible, [full, end) masked
+        shift = seq_k - seq_q
+        if CAUSAL:
+            end = tl.minimum(seq_k, start_m + BLOCK_M + shift)
+            full = tl.minimum(tl.maximum(start_m + shift + 1, 0) // BLOCK_N * BLOCK_N, seq_k // BLOCK_N * BLOCK_N)
+        else:
+            end = seq_k
+            full = seq_k // BLOCK_N * BLOCK_N
+        dq = tl.zeros([BLOCK_M, HEAD_DIM_PAD], tl.float32)
+        k_base = k_ptr + b * stride_kb + g * stride_kh
+        v_base = v_ptr + b * stride_vb + g * stride_vh
+        kpm_base = kpm_ptr + b * stride_kpm_b
+        mask_base = mask_ptr + b * stride_mask_b + h * stride_mask_h
+        dq = _dq_key_blocks(  # key blocks [0, full): all visible
+            dq, q, do, lse, delta, k_base, v_base, kpm_base, mask_base,
+            stride_kn, stride_kd, stride_vn, stride_vd, stride_kpm_n, stride_mask_m, stride_mask_n,
+            offs_m, offs_d, seq_q, seq_k, qk_scale, 0, full,
+            False, CAUSAL, HAS_KPM, HAS_MASK, DOT_MODE, HEAD_DIM, BLOCK_M, BLOCK_N,
+        )  # fmt: skip
+        dq = _dq_key_blocks(  # key blocks [full, end): the last one and the causal diagonal
+            dq, q, do, lse, delta, k_base, v_base, kpm_base, mask_base,
+            stride_kn, stride_kd, stride_vn, stride_vd, stride_kpm_n, stride_mask_m, stride_mask_n,
+            offs_m, offs_d, seq_q, seq_k, qk_scale, full, end,
+            True, CAUSAL, HAS_KPM, HAS_MASK, DOT_MODE, HEAD_DIM, BLOCK_M, BLOCK_N,
+        )  # fmt: skip
+        dq_ptrs = dq_ptr + bh * seq_q * HEAD_DIM + offs_m[:, None] * HEAD_DIM + offs_d[None, :]  # contiguous
+        tl.store(dq_ptrs, for_store(dq * scale, DOT_MODE).to(dq_ptr.dtype.element_ty), mask=row_mask)
+
+    def _configs():
+        return [
+            triton.Config({"BLOCK_M": bm, "BLOCK_N": bn}, num_warps=w, num_stages=s)
+            for bm, bn in ((32, 64), (64, 64), (64, 128), (128, 64), (128, 128)) for w in (4, 8) for s in (2, 3)
+        ]  # fmt: skip
+
+    _KEY = ["seq_q_class", "seq_k_class", "HEAD_DIM_PAD", "CAUSAL", "HAS_KPM", "HAS_MASK"]
+    attention_bwd_dkdv_tuned = triton.autotune(configs=_configs(), key=_KEY)(attention_bwd_dkdv_kernel)
+    attention_bwd_dq_tuned = triton.autotune(configs=_configs(), key=_KEY)(attention_bwd_dq_kernel)
+
+
+def flash_attention_backward(grad_out, q, k, v, out, lse, key_padding_mask, attn_mask, causal, scale):
+    """dQ, dK, dV (contiguous, in q's dtype). Inputs are checked by ``attention.py``: q, out,
+    grad_out [B, H, Nq, D]; k, v [B, Hkv, Nk, D]; lse [B, H, Nq] fp32 (natural log); masks None
+    or uint8 views, ``key_padding_mask`` [B, Nk], ``attn_mask`` expanded to [B, H, Nq, Nk]."""
+    batch, num_heads, seq_q, head_dim = q.shape
+    num_kv_heads, seq_k = k.shape[1], k.shape[2]
+    dq, dk, dv = torch.empty_like(q, memory_format=torch.contiguous_format), torch.empty_like(k, memory_format=torch.contiguous_format), torch.empty_like(v, memory_format=torch.contiguous_format)
+    if q.numel() == 0 or k.numel() == 0:
+        return dq.zero_(), dk.zero_(), dv.zero_()
+    head_dim_pad = max(16, triton.next_power_of_2(head_dim))
+    delta = torch.empty((batch, num_heads, seq_q), device=q.device, dtype=torch.float32)
+    attention_bwd_delta_kernel[(triton.cdiv(seq_q, 64), batch * num_heads)](
+        out, grad_out, delta, *out.stride(), *grad_out.stride(), num_heads, seq_q,
+        HEAD_DIM=head_dim, HEAD_DIM_PAD=head_dim_pad, BLOCK_M=64,
+    )  # fmt: skip
+    kpm, kpm_strides = (key_padding_mask, key_padding_mask.stride()) if key_padding_mask is not None else (q, (0, 0))
+    mask, mask_strides = (attn_mask, attn_mask.stride()) if attn_mask is not None else (q, (0, 0, 0, 0))
+    strides = (*q.stride(), *k.stride(), *v.stride(), *grad_out.stride(), *kpm_strides, *mask_strides)
+    sizes = (num_heads // num_kv_heads, seq_q, seq_k, scale, scale * LOG2E, triton.next_power_of_2(seq_q), triton.next_power_of_2(seq_k))
+    flags = dict(
+        CAUSAL=causal, HAS_KPM=key_padding_mask is not None, HAS_MASK=attn_mask is not None,
+        DOT_MODE=dot_mode(q.dtype), HEAD_DIM=head_dim, HEAD_DIM_PAD=head_dim_pad,
+    )  # fmt: skip
+    interpreted = triton_mode.interpreted()
+    dkdv = attention_bwd_dkdv_kernel if interpreted else attention_bwd_dkdv_tuned
+    dq_kernel = attention_bwd_dq_kernel if interpreted else attention_bwd_dq_tuned
+    blocks = INTERPRETED_BLOCKS if interpreted else {}
+    dkdv[lambda meta: (triton.cdiv(seq_k, meta["BLOCK_N"]), batch * num_kv_heads)](
+        q, k, v, grad_out, lse, delta, kpm, mask, dk, dv, *strides, num_kv_heads, *sizes, **flags, **blocks,
+    )  # fmt: skip
+    dq_kernel[lambda meta: (triton.cdiv(seq_q, meta["BLOCK_M"]), batch * num_heads)](
+        q, k, v, grad_out, lse, delta, kpm, mask, dq, *strides, num_heads, *sizes, **flags, **blocks,
+    )  # fmt: skip
+    return dq, dk, dv
