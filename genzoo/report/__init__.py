@@ -64,7 +64,11 @@ class ReportFiles:
 def write_report(sources: Sequence[Path], out_dir: Path) -> ReportFiles:
     """Read ``sources`` (results directories or pytest-benchmark JSON files) and write the report
     into ``out_dir``; raises ``ResultsError`` naming any source that cannot be read."""
-    report = build_report(sources)
+    return save_report(build_report(sources), out_dir)
+
+
+def save_report(report: Report, out_dir: Path) -> ReportFiles:
+    """Write a built report: ``report.md`` with ``plots/`` and ``samples/``, and ``report.html``."""
     out_dir = Path(out_dir)
     figure_paths = {}
     for figure in report.figures:
@@ -217,7 +221,9 @@ def _error(error: float, limit: float, within: object) -> str:
         return "-"
     if pd.isna(limit):
         return f"{error:.2g}"
-    return f"{error:.2g} {'<=' if within is not False else '>'} {limit:.2g}" + ("" if within is not False else " FAIL")
+    if not pd.isna(within) and not within:
+        return f"{error:.2g} > {limit:.2g} FAIL"
+    return f"{error:.2g} <= {limit:.2g}"
 
 
 def _with_spread(row) -> str:

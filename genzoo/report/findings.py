@@ -97,7 +97,8 @@ def _backend_wins(frame: pd.DataFrame) -> list[str]:
         speedups = won["speedup_vs_eager"].dropna()
         span = ""
         if best != "eager" and not speedups.empty:
-            span = f" ({speedups.min():.2f}x" + (f"-{speedups.max():.2f}x" if len(speedups) > 1 else "") + " over eager)"
+            low, high = f"{speedups.min():.2f}x", f"{speedups.max():.2f}x"
+            span = f" ({low if low == high else f'{low}-{high}'} over eager)"
         others = winners[winners["backend"] != best]
         rest = "; ".join(f"{b} in {', '.join(g['case'])}" for b, g in others.groupby("backend"))
         where = f" on {machine}" if several else ""
@@ -143,15 +144,17 @@ def _quality_cost(frame: pd.DataFrame) -> list[str]:
     eager = rows[rows["backend"] == "eager"][[*keys, "value"]]
     swapped = rows[rows["backend"] != "eager"].merge(eager, on=keys, suffixes=("", "_eager"))
     sentences = []
-    for (family, backend, dtype, metric), group in swapped.groupby(["subject", "backend", "dtype", "metric"], sort=True):
-        delta = (group["value"] - group["value_eager"]).mean()
-        relative = delta / group["value_eager"].abs().mean() if group["value_eager"].abs().mean() else float("nan")
-        direction = metric_direction(metric)
-        verdict = "no change" if delta == 0 else "better" if (delta < 0) == (direction == "lower") else "worse"
-        sentences.append(
-            f"{family}: swapping eager for {backend} ({dtype}) changes {metric} by {delta:+.3g} "
-            f"({relative:+.1%}, {verdict}) over {len(group)} case(s)."
-        )
+    for (family, backend, dtype), swap in swapped.groupby(["subject", "backend", "dtype"], sort=True):
+        changes = []
+        for metric, group in swap.groupby("metric", sort=True):
+            delta = (group["value"] - group["value_eager"]).mean()
+            scale = group["value_eager"].abs().mean()
+            relative = f", {delta / scale:+.2%}" if scale else ""
+            better = metric_direction(metric) == "lower"
+            verdict = "same" if delta == 0 else "better" if (delta < 0) == better else "worse"
+            changes.append(f"{metric} {delta:+.3g}{relative} ({verdict})")
+        cases = swap["case"].nunique()
+        sentences.append(f"{family}, eager -> {backend} ({dtype}), mean over {cases} case(s): " + "; ".join(changes) + ".")
     if not sentences:  # no eager rows to pair with: the rows' own error against eager fp32
         with_error = rows[rows["error"].notna() & (rows["backend"] != "eager")]
         for row in with_error.itertuples():
@@ -168,7 +171,7 @@ def _pareto_fronts(frame: pd.DataFrame) -> list[str]:
         quality_metric, speed_metric = group["quality_metric"].iloc[0], group["speed_metric"].iloc[0]
         lower = metric_direction(quality_metric) == "lower"
         front = group[pareto_mask(group["speed"], group["quality"], lower)].sort_values("speed", ascending=False)
-        points = [f"{r.backend} {r.dtype} [{r.case}] ({r.speed:.3g} {speed_metric}, {quality_metric} {r.quality:.3g})" for r in front.head(3).itertuples()]
-        more = f" and {len(front) - 3} more" if len(front) > 3 else ""
+        points = [f"{r.backend} {r.dtype} [{r.case}] ({r.speed:.3g} {speed_metric}, {quality_metric} {r.quality:.3g})" for r in front.head(2).itertuples()]
+        more = f" and {len(front) - 2} more" if len(front) > 2 else ""
         sentences.append(f"{family}: speed/quality front is {'; '.join(points)}{more}.")
     return sentences

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import warnings
 
 import pandas as pd
 import seaborn as sns
+from matplotlib import MatplotlibDeprecationWarning
 from matplotlib.figure import Figure as MplFigure
 from matplotlib.ticker import FuncFormatter
 
@@ -47,7 +49,8 @@ def speedup_per_op(frame: pd.DataFrame) -> Figure:
     rows = findings.op_latency_rows(frame)
     shown = rows[(rows["excluded"] == "") & rows["speedup_vs_eager"].notna() & (rows["backend"] != "eager")]
     if shown.empty:
-        return _skipped(name, title, "no op rows with a speedup over eager (kind=op, metric=latency, a non-eager backend)")
+        missing = "no op rows with a speedup over eager (kind=op, metric=latency, a non-eager backend)"
+        return _skipped(name, title, missing, _excluded_note(rows))
     shown = shown.assign(panel=_panels(shown, "dtype"))
     palette = backend_palette(frame)
 
@@ -172,7 +175,9 @@ def gan_seed_spread(frame: pd.DataFrame) -> Figure:
     )
 
     def draw(ax, data):
-        sns.boxplot(data=data, x="variant", y="value", color="0.9", ax=ax, showfliers=False)
+        with warnings.catch_warnings():  # seaborn 0.13 passes matplotlib 3.11 a deprecated argument
+            warnings.simplefilter("ignore", MatplotlibDeprecationWarning)
+            sns.boxplot(data=data, x="variant", y="value", color="0.9", ax=ax, showfliers=False)
         sns.stripplot(data=data, x="variant", y="value", color="C0", size=5, ax=ax)
         metric = data["metric"].iloc[0]
         ax.set(xlabel="", ylabel=f"{metric} (one point per seed)")
@@ -236,8 +241,8 @@ def _png(figure: MplFigure) -> bytes:
     return buffer.getvalue()
 
 
-def _skipped(name: str, title: str, missing: str) -> Figure:
-    return Figure(name, title, None, f"Not drawn: {missing}.")
+def _skipped(name: str, title: str, missing: str, excluded_note: str = "") -> Figure:
+    return Figure(name, title, None, f"Not drawn: {missing}." + (f" {excluded_note}" if excluded_note else ""))
 
 
 def _excluded_note(rows: pd.DataFrame) -> str:

@@ -10,7 +10,7 @@ import pytest
 from matplotlib import image
 
 from genzoo.measurement import Measurement
-from genzoo.report import build_report
+from genzoo.report import build_report, save_report
 from genzoo.results.store import RunDir
 
 FINGERPRINT = {"hostname": "box-a", "device": "cuda", "device_name": "Synthetic GPU A", "git_commit": "abc123",
@@ -111,3 +111,8 @@ def synthetic_run(tmp_path_factory) -> RunDir:
 @pytest.fixture(scope="session")
 def synthetic_report(synthetic_run):
     return build_report([synthetic_run.path])
+
+
+@pytest.fixture(scope="session")
+def synthetic_files(synthetic_report, tmp_path_factory):
+    return save_report(synthetic_report, tmp_path_factory.mktemp("report"))
