@@ -20,10 +20,8 @@ import pandas as pd
 
 from genzoo import storage
 from genzoo.report import findings, html, markdown, plots
-from genzoo.results import (
-    MEASUREMENT_COLUMNS, PROVENANCE_COLUMNS, format_value, is_speed_metric, speed_exclusion, typed_table,
-)  # fmt: skip
-from genzoo.results.store import RunDir, open_results
+from genzoo.results import MEASUREMENT_COLUMNS, PROVENANCE_COLUMNS, format_value, is_speed_metric
+from genzoo.results.store import RunDir, merge_results, run_labels
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,17 +86,14 @@ def save_report(report: Report, out_dir: Path) -> ReportFiles:
 def build_report(sources: Sequence[Path]) -> Report:
     if not sources:
         raise ValueError("a report needs at least one results directory or pytest-benchmark JSON file")
-    frames, samples, fingerprints = [], [], {}
-    for path in map(Path, sources):
-        frame = open_results(path)
-        run = _unique_run_label(str(frame["run"].iloc[0]) if len(frame) else path.name, fingerprints)
-        frames.append(frame.assign(run=run))
+    frame = merge_results(sources)
+    samples, fingerprints = [], {}
+    for path, run in zip(map(Path, sources), run_labels(sources)):
         fingerprints[run] = {}
         if path.is_dir():
             directory = RunDir.open(path)
             fingerprints[run] = directory.fingerprint()
             samples += [Sample(f"{run}: {p.stem}" if len(sources) > 1 else p.stem, p) for p in directory.sample_files()]
-    frame = typed_table(pd.concat([f for f in frames if not f.empty] or frames, ignore_index=True))
     return Report(
         sources=tuple(str(s) for s in sources),
         findings=findings.findings(frame),
@@ -108,13 +103,6 @@ def build_report(sources: Sequence[Path]) -> Report:
         samples=samples,
         environment=environment_table(frame, fingerprints),
     )
-
-
-def _unique_run_label(label: str, taken: dict) -> str:
-    candidate, index = label, 2
-    while candidate in taken:
-        candidate, index = f"{label} ({index})", index + 1
-    return candidate
 
 
 def _origin(frame: pd.DataFrame) -> str | None:
@@ -203,7 +191,7 @@ def _first(column: pd.Series) -> object:
 
 
 def _time(value: float, p20: float, p80: float) -> str:
-    if pd.isna(p20) or pd.isna(p80):
+    if pd.isna(p20) or pd.isna(p80) or p20 == p80:
         return format_value(value, "s")
     return f"{format_value(value, 's')} ({format_value(p20, 's')}-{format_value(p80, 's')})"
 

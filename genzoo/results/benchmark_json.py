@@ -2,7 +2,9 @@
 
 genzoo's benchmarks put the fields of one ``Measurement`` in each benchmark's ``extra_info``
 (``kind``, ``subject``, ``backend``, ``dtype``, ``case``, ``throughput``, ``speedup_vs_eager``,
-``within_tolerance`` ...) and the environment in ``extra_info["fingerprint"]``. Any other
+``within_tolerance`` ...), and the session's fingerprint and ceilings under the file's top-level
+``genzoo`` key (``extra_info["fingerprint"]``, where present, overrides it per benchmark); the
+ceilings become ``kind="ceiling"`` rows. Any other
 project's file reads too: a benchmark without ``extra_info["kind"]`` becomes an ``op`` row whose
 subject is its group (or its test name) and whose case is the rest of its name, metric
 ``latency`` in seconds.
@@ -67,6 +69,9 @@ def to_frame(document: dict, source: Path | str = "<json>", raw_times: bool = Fa
         if raw_times:
             record["raw_times"] = data
         records.append(record)
+    for row in _session_ceilings(document, source):
+        record = {name: getattr(row, name) for name in MEASUREMENT_COLUMNS}
+        records.append({**machine_fingerprint, **record, "benchmark": "ceilings", **({"raw_times": None} if raw_times else {})})
     frame = pd.DataFrame.from_records(records) if records else pd.DataFrame(columns=list(MEASUREMENT_COLUMNS))
     return typed_table(frame)
 
@@ -124,9 +129,27 @@ def _foreign_names(benchmarks: list[dict]) -> dict[int, tuple[str, str]]:
     return names
 
 
+def _session_ceilings(document: dict, source: Path | str) -> list[Measurement]:
+    """The ceilings genzoo's suite measured once per session (``document["genzoo"]["ceilings"]``),
+    as the same rows ``genzoo.op_benchmark.ceiling_measurements`` makes."""
+    measured = (document.get("genzoo") or {}).get("ceilings")
+    if not measured:
+        return []
+    from genzoo.ceilings import Ceilings  # imported here: only genzoo's own files need them
+    from genzoo.op_benchmark import ceiling_measurements
+
+    try:
+        return ceiling_measurements(Ceilings(**measured))
+    except (TypeError, ValueError) as error:
+        raise ResultsError(f"{source}: genzoo.ceilings does not read as ceilings ({error})") from None
+
+
 def _machine_fingerprint(document: dict) -> dict[str, object]:
-    """The fingerprint columns a file without genzoo's fingerprint can still fill, from
-    pytest-benchmark's own ``machine_info`` and ``commit_info``."""
+    """The run's fingerprint: genzoo's (``document["genzoo"]["fingerprint"]``), else the columns
+    pytest-benchmark's own ``machine_info`` and ``commit_info`` can fill."""
+    session = (document.get("genzoo") or {}).get("fingerprint")
+    if isinstance(session, dict):
+        return session
     machine = document.get("machine_info") or {}
     if isinstance(machine.get("fingerprint"), dict):
         return machine["fingerprint"]

@@ -23,7 +23,7 @@ import json
 import os
 import platform
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -207,6 +207,28 @@ def open_results(path: Path, raw_times: bool = False) -> pd.DataFrame:
     if path.suffix.lower() != ".json":
         raise ResultsError(f"{path}: neither a results directory nor a pytest-benchmark .json file")
     return benchmark_json.load(path, raw_times=raw_times).assign(run=path.stem, stage=path.stem)
+
+
+def merge_results(paths: Sequence[Path], raw_times: bool = False) -> pd.DataFrame:
+    """One table from several results directories and pytest-benchmark JSON files (the runs of
+    several machines, or the shards of one): each row keeps its machine's fingerprint columns and
+    ``machine``, and its ``run`` (``run_labels``)."""
+    frames = [open_results(path, raw_times=raw_times).assign(run=label) for path, label in zip(paths, run_labels(paths))]
+    frames = [frame for frame in frames if not frame.empty] or frames[:1]
+    return typed_table(pd.concat(frames, ignore_index=True)) if frames else typed_table(pd.DataFrame())
+
+
+def run_labels(paths: Sequence[Path]) -> list[str]:
+    """A distinct name per source: the run id of a results directory, the stem of a JSON file,
+    with " (2)", " (3)" ... where two sources share one."""
+    labels: list[str] = []
+    for path in map(Path, paths):
+        base = RunDir.open(path).run_id if path.is_dir() else path.stem
+        label, index = base, 2
+        while label in labels:
+            label, index = f"{base} ({index})", index + 1
+        labels.append(label)
+    return labels
 
 
 def _checked_stage(stage: str) -> str:

@@ -4,6 +4,8 @@ one-line note instead of an error."""
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 
@@ -149,3 +151,17 @@ def test_cli_names_missing_and_foreign_inputs(tmp_path, capsys):
     with pytest.raises(SystemExit):
         cli.main(["report"])
     assert "RUN" in capsys.readouterr().err
+
+
+def test_two_pytest_benchmark_files_of_different_machines_merge(tmp_path):
+    paths = []
+    for host, median in (("box-a", 1e-3), ("box-b", 2e-3)):
+        document = {"machine_info": {"node": host, "cpu": {"brand_raw": f"CPU of {host}"}}, "benchmarks": [
+            {"name": "test_x", "group": None, "stats": {"median": median, "q1": median, "q3": median, "rounds": 5}}]}  # fmt: skip
+        paths.append(tmp_path / f"{host}.json")
+        paths[-1].write_text(json.dumps(document))
+    files = write_report(paths, tmp_path / "merged")
+    report_text = files.markdown.read_text()
+    assert "| - | - | - | box-a / CPU of box-a | 1 ms |" in report_text
+    assert "| - | - | - | box-b / CPU of box-b | 2 ms |" in report_text
+    assert "Rows from 2 machines" in report_text

@@ -86,3 +86,16 @@ def test_json_written_by_pytest_benchmark_for_another_project(tmp_path):
     assert set(frame.loc["-", "subject"]) == {"test_join", "test_join_tagged"}  # no group, no params
     assert (frame["value"] > 0).all() and frame["raw_times"].map(len).ge(3).all()
     assert frame["hostname"].notna().all() and frame["device_name"].notna().all()
+
+
+def test_the_session_fingerprint_and_ceilings_of_genzoos_suite(benchmark_document):
+    for benchmark in benchmark_document["benchmarks"]:
+        del benchmark["extra_info"]["fingerprint"]
+    benchmark_document["genzoo"] = {
+        "fingerprint": {"hostname": "gpu-box-2", "device": "cuda", "device_name": "GPU B"},
+        "ceilings": {"device": "cuda", "copy_gbps": 3000.0, "matmul_tflops": {"float32": 50.0, "bfloat16": 700.0}},
+    }
+    frame = to_frame(benchmark_document)
+    assert set(frame["machine"]) == {"gpu-box-2 / GPU B"}
+    ceilings = frame[frame["kind"] == "ceiling"].set_index("metric")["value"]
+    assert ceilings.to_dict() == {"copy_bandwidth": 3000.0, "matmul_float32": 50.0, "matmul_bfloat16": 700.0}

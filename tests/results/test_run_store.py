@@ -144,3 +144,19 @@ def test_open_results_names_what_it_cannot_read(tmp_path):
     (tmp_path / "table.csv").write_text("a,b")
     with pytest.raises(ResultsError, match="table.csv: neither a results directory"):
         open_results(tmp_path / "table.csv")
+
+
+def test_results_of_two_machines_merge_into_one_table(tmp_path, benchmark_document):
+    from genzoo.results.store import merge_results
+
+    run = RunDir.create(tmp_path / "results", "r1", FINGERPRINT)
+    run.write_rows("ops", rows())
+    other = tmp_path / "r1.json"  # same name as the run: the labels must still differ
+    for benchmark in benchmark_document["benchmarks"]:
+        benchmark["extra_info"]["fingerprint"] = {"hostname": "box-b", "device_name": "GPU B", "device": "cuda"}
+    other.write_text(json.dumps(benchmark_document))
+    table = merge_results([run.path, other])
+    assert len(table) == 6
+    assert table.groupby("run")["machine"].unique().map(list).to_dict() == {
+        "r1": ["box-a / GPU A"], "r1 (2)": ["box-b / GPU B"],
+    }  # fmt: skip
