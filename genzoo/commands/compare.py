@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 from pathlib import Path
 
 import pandas as pd
@@ -13,11 +14,12 @@ from genzoo.results import ResultsError
 from genzoo.results.store import open_results
 
 NAME = "compare"
-HELP = (
-    "compare two runs measurement by measurement and flag what got slower or faster beyond the noise. "
+HELP = "compare two runs and flag regressions and improvements beyond the measured noise"
+DESCRIPTION = (
+    "Compare two runs measurement by measurement and flag what got slower or faster beyond the noise. "
     "BASE and NEW are results directories (results/<run-id>/) or pytest-benchmark JSON files, "
-    "genzoo's or any project's. Exit status: 0, or 1 with --fail-on regression when something regressed, "
-    "2 when an input cannot be read."
+    "genzoo's or any project's. Exit status: 0; 1 with --fail-on regression when something regressed; "
+    "2 when an input cannot be read or an argument is wrong."
 )
 EPILOG = """\
 how a change is judged:
@@ -34,6 +36,7 @@ examples:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = textwrap.fill(DESCRIPTION, 100)
     parser.epilog = EPILOG
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("base", type=Path, metavar="BASE", help="the reference run: results directory or pytest-benchmark JSON")
@@ -47,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="exit with status 1 when a regression is found (for CI gates); default: never",
     )  # fmt: skip
     parser.add_argument(
-        "--confidence", type=fraction, default=0.95, metavar="LEVEL",
+        "--confidence", type=confidence_level, default=0.95, metavar="LEVEL",
         help="confidence of the bootstrap interval (default: 0.95)",
     )  # fmt: skip
     parser.add_argument("--changes-only", action="store_true", help="list only rows that changed (counts stay complete)")
@@ -62,6 +65,13 @@ def fraction(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a fraction such as 0.05 or 5%, got {text!r}") from None
     if not 0 <= value < 1:
         raise argparse.ArgumentTypeError(f"expected a fraction between 0 and 1 (such as 0.05 or 5%), got {text!r}")
+    return value
+
+
+def confidence_level(text: str) -> float:
+    value = fraction(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"expected a confidence level above 0, such as 0.95, got {text!r}")
     return value
 
 

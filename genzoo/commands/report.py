@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 from pathlib import Path
 
 from genzoo.report import write_report
 from genzoo.results import ResultsError
 
 NAME = "report"
-HELP = (
-    "write a report (report.md and a self-contained report.html) from one or more runs: per-op tables, "
-    "plots, findings, samples and the environment. Several runs (e.g. from several machines) merge "
-    "into one report; every row keeps its machine."
+HELP = "write report.md and a self-contained report.html from one or more runs"
+DESCRIPTION = (
+    "Write a report (report.md with its plots, and a self-contained report.html) from one or more runs: "
+    "findings, per-op tables, ceilings, model families, plots, samples and the environment. Several runs "
+    "(e.g. from several machines) merge into one report; every row keeps its machine."
 )
 EPILOG = """\
 RUN is a results directory written by `genzoo run` (results/<run-id>/) or a pytest-benchmark JSON file
@@ -26,6 +28,7 @@ examples:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = textwrap.fill(DESCRIPTION, 100)
     parser.epilog = EPILOG
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("runs", nargs="+", type=Path, metavar="RUN", help="results directory or pytest-benchmark JSON file")

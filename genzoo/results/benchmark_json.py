@@ -73,7 +73,10 @@ def to_frame(document: dict, source: Path | str = "<json>", raw_times: bool = Fa
         record = {name: getattr(row, name) for name in MEASUREMENT_COLUMNS}
         records.append({**machine_fingerprint, **record, "benchmark": "ceilings", **({"raw_times": None} if raw_times else {})})
     frame = pd.DataFrame.from_records(records) if records else pd.DataFrame(columns=list(MEASUREMENT_COLUMNS))
-    return typed_table(frame)
+    try:
+        return typed_table(frame)
+    except (TypeError, ValueError) as error:
+        raise ResultsError(f"{source}: extra_info does not read as measurements ({error})") from None
 
 
 def _row(benchmark: dict, foreign: tuple[str, str] | None) -> tuple[Measurement, np.ndarray | None]:
