@@ -156,7 +156,8 @@ class RunDir:
         return storage.atomic_write_bytes(self.samples_dir / name, payload)
 
     def write_table(self) -> Path:
-        """Rewrite ``measurements.csv`` from the stage files."""
+        """Rewrite ``measurements.csv`` from the stage files. Every write calls it; processes
+        writing stages of one run in parallel should call it once more when all are done."""
         table = self.load_table()
         return storage.atomic_write_text(self.path / "measurements.csv", table.to_csv(index=False))
 

@@ -8,8 +8,8 @@ import json
 
 import pandas as pd
 import pytest
+from synthetic_runs import BOGUS_SPEEDUP, FINGERPRINT, OPS, make_run
 
-from conftest import BOGUS_SPEEDUP, FINGERPRINT, OPS, make_run
 from genzoo import cli
 from genzoo.measurement import Measurement
 from genzoo.report import build_report, write_report
