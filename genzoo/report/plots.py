@@ -56,9 +56,10 @@ def speedup_per_op(frame: pd.DataFrame) -> Figure:
 
     def draw(ax, data):
         sns.barplot(data=data, x="subject", y="speedup_vs_eager", hue="backend", estimator="median",
-                    errorbar=("pi", 100), palette=palette, ax=ax)  # fmt: skip
+                    errorbar=("pi", 100), palette=palette, hue_order=_present(palette, shown), ax=ax)  # fmt: skip
         ax.axhline(1.0, color="0.3", linestyle="--", linewidth=1)
-        ax.set(xlabel="op", ylabel="speedup vs eager (median over cases; bar: min-max)")
+        ax.set(xlabel="op", ylabel="speedup vs eager\n(median of cases; whisker: min-max)")
+        ax.legend(fontsize="x-small", title="backend", title_fontsize="x-small", framealpha=0.8)
 
     return _faceted(name, title, shown, draw, note=_excluded_note(rows))
 
@@ -82,7 +83,7 @@ def roofline(frame: pd.DataFrame) -> Figure:
     def draw(ax, data):
         unit, dtype = data["throughput_unit"].iloc[0], data["dtype"].iloc[0]
         sns.stripplot(data=data, x="subject", y="throughput", hue="backend", dodge=True, jitter=False, size=6,
-                      palette=palette, ax=ax)  # fmt: skip
+                      palette=palette, hue_order=_present(palette, shown), ax=ax)  # fmt: skip
         bounds = ceilings[(ceilings["unit"] == unit) & ceilings["machine"].isin(data["machine"].unique())]
         if unit != "GB/s":
             bounds = bounds[bounds["dtype"] == dtype]
@@ -111,7 +112,8 @@ def pareto_per_family(frame: pd.DataFrame) -> Figure:
     def draw(ax, data):
         quality_metric, speed_metric = data["quality_metric"].iloc[0], data["speed_metric"].iloc[0]
         lower = metric_direction(quality_metric) == "lower"
-        sns.scatterplot(data=data, x="speed", y="quality", hue="backend", style="dtype", s=60, palette=palette, ax=ax)
+        sns.scatterplot(data=data, x="speed", y="quality", hue="backend", style="dtype", s=60, palette=palette,
+                        hue_order=_present(palette, shown), ax=ax)  # fmt: skip
         front = data[findings.pareto_mask(data["speed"], data["quality"], lower)].sort_values("speed")
         ax.plot(front["speed"], front["quality"], color="0.3", linewidth=1, drawstyle="steps-post", label="front")
         better = "lower" if lower else "higher"
@@ -193,6 +195,11 @@ def backend_palette(frame: pd.DataFrame) -> dict[str, tuple]:
     """One color per backend, the same in every plot of a report (eager first)."""
     backends = sorted(set(frame["backend"]) - {"-", ""}, key=lambda b: (b != "eager", b))
     return dict(zip(backends, sns.color_palette("tab10", len(backends))))
+
+
+def _present(palette: dict[str, tuple], rows: pd.DataFrame) -> list[str]:
+    """The backends of ``rows`` in palette order: the same order, and dodge slots, in every panel."""
+    return [backend for backend in palette if backend in set(rows["backend"])]
 
 
 def _plain_log_ticks(axis) -> None:
