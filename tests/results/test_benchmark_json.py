@@ -4,6 +4,7 @@ written by pytest-benchmark itself."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -79,7 +80,9 @@ def test_json_written_by_pytest_benchmark_for_another_project(tmp_path):
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", str(tmp_path / "test_other.py"),
                "--rootdir", str(tmp_path), "--benchmark-only", f"--benchmark-json={out}", "--benchmark-save-data",
                "--benchmark-min-rounds=3", "--benchmark-max-time=0.0005", "--benchmark-warmup=off"]  # fmt: skip
-    subprocess.run(command, cwd=tmp_path, check=True, capture_output=True, timeout=120)
+    # pytest-benchmark switches itself off inside an xdist worker, which it detects by this variable
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")}
+    subprocess.run(command, cwd=tmp_path, env=environment, check=True, capture_output=True, timeout=120)
     frame = load(out, raw_times=True).set_index("case")
     assert set(frame["kind"]) == {"op"} and set(frame["metric"]) == {"latency"} and set(frame["unit"]) == {"s"}
     assert frame.loc["test_sort[10]", "subject"] == "sorting"  # the group, the test name telling cases apart
