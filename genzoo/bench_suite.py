@@ -43,7 +43,8 @@ class BenchOptions:
 
 
 def run_suites(options: BenchOptions, json_path: Path) -> int:
-    """Run the suites; on success the pytest-benchmark JSON lands atomically at ``json_path``."""
+    """Run the suites; their pytest-benchmark JSON lands atomically at ``json_path`` (also when
+    some points failed: the JSON holds every point that ran). Returns pytest's exit code."""
     suites_dir = bench_dir()
     json_path.parent.mkdir(parents=True, exist_ok=True)
     fd, partial = tempfile.mkstemp(dir=json_path.parent, prefix=f".{json_path.name}.", suffix=".partial")
@@ -61,9 +62,12 @@ def run_suites(options: BenchOptions, json_path: Path) -> int:
         command += ["--genzoo-backends", ",".join(options.backends)]
     if options.select:
         command += ["-k", options.select]
+    # a pytest-xdist worker's variables would make the child think it is a worker too
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")}
     try:
-        code = subprocess.call(command, cwd=suites_dir.parent)
-        if code == 0 and Path(partial).stat().st_size > 0:
+        code = subprocess.call(command, cwd=suites_dir.parent, env=env)
+        # keep what finished even when some points failed: their rows say so
+        if Path(partial).stat().st_size > 0:
             os.replace(partial, json_path)
     finally:
         Path(partial).unlink(missing_ok=True)

@@ -14,8 +14,6 @@ import os
 import tempfile
 from pathlib import Path
 
-import torch
-
 
 def cache_dir() -> Path:
     explicit = os.environ.get("GENZOO_CACHE_DIR")
@@ -36,6 +34,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> Path:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(temporary, 0o644)  # mkstemp makes 0600 files: results are meant to be read
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
@@ -52,6 +51,8 @@ def atomic_write_json(path: Path, obj: object) -> Path:
 
 
 def atomic_torch_save(obj: object, path: Path) -> Path:
+    import torch  # here, so that reading results does not pay for importing torch
+
     buffer = io.BytesIO()
     torch.save(obj, buffer)
     return atomic_write_bytes(path, buffer.getvalue())
