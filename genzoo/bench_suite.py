@@ -8,7 +8,6 @@ is renamed into the results directory only when the run finished.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import subprocess
 import sys
@@ -16,10 +15,6 @@ import tempfile
 from pathlib import Path
 
 import pandas as pd
-
-from genzoo.measurement import Measurement, to_frame
-
-MEASUREMENT_FIELDS = {f.name for f in dataclasses.fields(Measurement)}
 
 
 def bench_dir() -> Path:
@@ -74,29 +69,23 @@ def run_suites(options: BenchOptions, json_path: Path) -> int:
     return code
 
 
-def rows_from_json(path: Path) -> list[Measurement]:
-    """The ``Measurement`` rows that genzoo's suites put in each benchmark's ``extra_info``."""
-    data = json.loads(Path(path).read_text())
-    rows = []
-    for bench in data.get("benchmarks", []):
-        info = bench.get("extra_info", {})
-        if {"kind", "subject", "metric", "value"} <= info.keys():
-            rows.append(Measurement(**{k: v for k, v in info.items() if k in MEASUREMENT_FIELDS}))
-    return rows
-
-
-def op_table(rows: list[Measurement]) -> pd.DataFrame:
-    """One line per op point: the table ``genzoo bench`` prints."""
-    frame = to_frame(r for r in rows if r.kind == "op")
-    if frame.empty:
-        return frame
-    frame = frame.assign(
-        median_us=frame["value"] * 1e6,
-        throughput=frame["throughput"].round(3),
-        of_ceiling=frame["fraction_of_ceiling"].round(3),
-        speedup=frame["speedup_vs_eager"].round(2),
-        error=frame["error"].map(lambda e: f"{e:.1e}"),
+def op_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """One line per op point of a results table: what ``genzoo bench`` prints."""
+    ops = frame[frame["kind"] == "op"]
+    table = pd.DataFrame(
+        {
+            "op": ops["subject"],
+            "case": ops["case"],
+            "dtype": ops["dtype"],
+            "backend": ops["backend"],
+            "median_us": (ops["value"] * 1e6).round(1),
+            "throughput": ops["throughput"].round(3),
+            "unit": ops["throughput_unit"],
+            "of_ceiling": ops["fraction_of_ceiling"].round(3),
+            "speedup": ops["speedup_vs_eager"].round(2),
+            "error": ops["error"].map(lambda e: f"{e:.1e}"),
+            "ok": ops["within_tolerance"],
+            "interpreted": ops["interpreted"],
+        }
     )
-    columns = ["subject", "case", "dtype", "backend", "median_us", "throughput", "throughput_unit",
-               "of_ceiling", "speedup", "error", "within_tolerance", "interpreted"]  # fmt: skip
-    return frame[columns].sort_values(["subject", "case", "dtype", "backend"], kind="stable")
+    return table.sort_values(["op", "case", "dtype", "backend"], kind="stable")

@@ -10,6 +10,7 @@ import torch
 from genzoo import bench_suite, op_benchmark
 from genzoo.ceilings import Ceilings
 from genzoo.kernels import registry
+from genzoo.results import benchmark_json
 
 
 def test_points_cover_every_op_backend_and_put_eager_first():
@@ -44,14 +45,16 @@ def test_suite_writes_json_with_metrics_for_every_point(tmp_path):
     data = json.loads(json_path.read_text())
     assert data["genzoo"]["ceilings"]["copy_gbps"] > 0
     assert data["genzoo"]["fingerprint"]["device"] == "cpu"
-    rows = bench_suite.rows_from_json(json_path)
-    eager = [r for r in rows if r.backend == "eager"]
+    frame = benchmark_json.load(json_path)
+    ops = frame[frame["kind"] == "op"]
+    eager = ops[ops["backend"] == "eager"]
     assert len(eager) == len([c for c in registry.get("ddim_step").bench_cases["cpu"] if c.quick])
-    for row in eager:
-        assert row.throughput > 0 and 0 < row.fraction_of_ceiling and row.speedup_vs_eager == 1.0
-        assert row.error < 1e-5 and row.within_tolerance
-    interpreted = [r for r in rows if r.backend == "triton"]
-    assert interpreted and all(r.interpreted and r.speedup_vs_eager is None for r in interpreted)
+    assert (eager["throughput"] > 0).all() and (eager["fraction_of_ceiling"] > 0).all()
+    assert (eager["speedup_vs_eager"] == 1.0).all()
+    assert (eager["error"] < 1e-5).all() and eager["within_tolerance"].all()
+    interpreted = ops[ops["backend"] == "triton"]
+    assert len(interpreted) and interpreted["interpreted"].all() and interpreted["speedup_vs_eager"].isna().all()
+    assert set(frame.loc[frame["kind"] == "ceiling", "metric"]) >= {"copy_bandwidth", "matmul_float32"}
     assert not list(tmp_path.glob(".*partial")), "no temporary file may be left behind"
-    table = bench_suite.op_table(rows)
+    table = bench_suite.op_table(frame)
     assert set(table["backend"]) == {"eager", "triton"}

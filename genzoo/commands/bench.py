@@ -9,6 +9,7 @@ import pandas as pd
 
 from genzoo import bench_suite
 from genzoo.kernels import BACKENDS
+from genzoo.results import benchmark_json
 
 NAME = "bench"
 HELP = "benchmark every registered op on every backend, dtype and size; print a table"
@@ -42,7 +43,7 @@ def options_from(args: argparse.Namespace) -> bench_suite.BenchOptions:
 
 
 def print_table(json_path: Path) -> None:
-    table = bench_suite.op_table(bench_suite.rows_from_json(json_path))
+    table = bench_suite.op_table(benchmark_json.load(json_path))
     with pd.option_context("display.max_rows", None, "display.width", 200):
         print(table.to_string(index=False))
     print("speedup and throughput are empty for interpreted or out-of-tolerance points")
