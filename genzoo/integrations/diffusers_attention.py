@@ -75,8 +75,12 @@ class GenzooAttnProcessor:
         if attn.norm_k is not None:
             key = attn.norm_k(key)
         # 3. attention, through the registry: [B, heads, N, D]
-        hidden_states = registry.call("attention", query, key, value, causal=False, scale=attn.scale, attn_mask=attention_mask)
-        hidden_states = hidden_states.transpose(1, 2).reshape(batch_size, -1, attn.heads * head_dim).to(query.dtype)
+        hidden_states = registry.call(
+            "attention", query, key, value, causal=False, scale=attn.scale, attn_mask=attention_mask
+        )
+        hidden_states = (
+            hidden_states.transpose(1, 2).reshape(batch_size, -1, attn.heads * head_dim).to(query.dtype)
+        )
         # 4. output projection and dropout, back to [B, C, H, W], residual, rescale
         hidden_states = attn.to_out[0](hidden_states)
         hidden_states = attn.to_out[1](hidden_states)

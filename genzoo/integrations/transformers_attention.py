@@ -47,9 +47,13 @@ def genzoo_attention_forward(
 ) -> tuple[torch.Tensor, None]:
     for name in ("softcap", "s_aux", "position_bias"):
         if kwargs.get(name) is not None:
-            raise KernelInputError(f"{name} is not supported by the genzoo attention; use attn_implementation='eager'")
+            raise KernelInputError(
+                f"{name} is not supported by the genzoo attention; use attn_implementation='eager'"
+            )
     if dropout:
-        raise KernelInputError(f"dropout={dropout}: the genzoo attention has no dropout; set the model's attention dropout to 0")
+        raise KernelInputError(
+            f"dropout={dropout}: the genzoo attention has no dropout; set the model's attention dropout to 0"
+        )
     q_length, kv_length = query.shape[2], key.shape[2]
     if attention_mask is not None:
         if attention_mask.dtype != torch.bool:
@@ -63,7 +67,9 @@ def genzoo_attention_forward(
     is_causal = bool(q_length > 1 and attention_mask is None and is_causal)
     if is_causal and kv_length > q_length:  # static cache prefill: causal from position 0
         key, value = key[:, :, :q_length], value[:, :, :q_length]
-    out = registry.call("attention", query, key, value, causal=is_causal, scale=scaling, attn_mask=attention_mask)
+    out = registry.call(
+        "attention", query, key, value, causal=is_causal, scale=scaling, attn_mask=attention_mask
+    )
     return out.transpose(1, 2).contiguous(), None
 
 

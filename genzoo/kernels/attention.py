@@ -44,7 +44,7 @@ from genzoo.kernels.validation import FLOAT_DTYPES, KernelInputError, check_fini
 
 MAX_HEAD_DIM = 256
 LOG2E = 1.4426950408889634
-INTERPRETED_BLOCKS = dict(BLOCK_M=16, BLOCK_N=16)  # one small fixed config under the interpreter
+INTERPRETED_BLOCKS = {"BLOCK_M": 16, "BLOCK_N": 16}  # one small fixed config under the interpreter
 
 if triton_mode.triton_available():
     import triton
@@ -65,8 +65,12 @@ if triton_mode.triton_available():
             offs_n = start_n + tl.arange(0, BLOCK_N)
             n_in = offs_n < seq_k
             kv_mask = n_in[:, None] & d_in[None, :]
-            k = tl.load(k_base + offs_n[:, None] * stride_kn + offs_d[None, :] * stride_kd, mask=kv_mask, other=0.0)
-            v = tl.load(v_base + offs_n[:, None] * stride_vn + offs_d[None, :] * stride_vd, mask=kv_mask, other=0.0)
+            k = tl.load(
+                k_base + offs_n[:, None] * stride_kn + offs_d[None, :] * stride_kd, mask=kv_mask, other=0.0
+            )
+            v = tl.load(
+                v_base + offs_n[:, None] * stride_vn + offs_d[None, :] * stride_vd, mask=kv_mask, other=0.0
+            )
             qk = tile_dot(q, tl.trans(k), tl.zeros([BLOCK_M, BLOCK_N], tl.float32), DOT_MODE) * qk_scale
             if BOUNDARY:  # the last key block (bounds) and the causal diagonal
                 visible = n_in[None, :]
@@ -108,7 +112,8 @@ if triton_mode.triton_available():
         offs_m = start_m + tl.arange(0, BLOCK_M)
         offs_d = tl.arange(0, HEAD_DIM_PAD)
         row_mask = (offs_m < seq_q)[:, None] & (offs_d < HEAD_DIM)[None, :]
-        q = tl.load(q_ptr + b * stride_qb + h * stride_qh + offs_m[:, None] * stride_qm + offs_d[None, :] * stride_qd, mask=row_mask, other=0.0)
+        q_rows = q_ptr + b * stride_qb + h * stride_qh + offs_m[:, None] * stride_qm
+        q = tl.load(q_rows + offs_d[None, :] * stride_qd, mask=row_mask, other=0.0)
         m_i = tl.full([BLOCK_M], float("-inf"), tl.float32)
         l_i = tl.zeros([BLOCK_M], tl.float32)
         acc = tl.zeros([BLOCK_M, HEAD_DIM_PAD], tl.float32)
@@ -116,7 +121,9 @@ if triton_mode.triton_available():
         shift = seq_k - seq_q
         if CAUSAL:
             end = tl.minimum(seq_k, start_m + BLOCK_M + shift)
-            full = tl.minimum(tl.maximum(start_m + shift + 1, 0) // BLOCK_N * BLOCK_N, seq_k // BLOCK_N * BLOCK_N)
+            full = tl.minimum(
+                tl.maximum(start_m + shift + 1, 0) // BLOCK_N * BLOCK_N, seq_k // BLOCK_N * BLOCK_N
+            )
         else:
             end = seq_k
             full = seq_k // BLOCK_N * BLOCK_N
@@ -138,9 +145,12 @@ if triton_mode.triton_available():
         )  # fmt: skip
         empty = l_i == 0.0  # rows that saw no key: out 0, lse -inf
         out = acc / tl.where(empty, 1.0, l_i)[:, None]
-        out_ptrs = out_ptr + b * stride_ob + h * stride_oh + offs_m[:, None] * stride_om + offs_d[None, :] * stride_od
+        out_rows = out_ptr + b * stride_ob + h * stride_oh + offs_m[:, None] * stride_om
+        out_ptrs = out_rows + offs_d[None, :] * stride_od
         tl.store(out_ptrs, for_store(out, DOT_MODE).to(out_ptr.dtype.element_ty), mask=row_mask)
-        lse = tl.where(empty, float("-inf"), (m_i + tl.math.log2(tl.where(empty, 1.0, l_i))) * 0.6931471805599453)  # ln 2
+        lse = tl.where(
+            empty, float("-inf"), (m_i + tl.math.log2(tl.where(empty, 1.0, l_i))) * 0.6931471805599453
+        )  # ln 2
         tl.store(lse_ptr + bh * seq_q + offs_m, lse, mask=offs_m < seq_q)
 
     def _prune_fwd_configs(configs, named_args, **kwargs):
@@ -172,7 +182,7 @@ if triton_mode.triton_available():
 
 def check_attention_inputs(
     q, k, v, causal, scale, key_padding_mask, attn_mask, *, device=None, dtypes=FLOAT_DTYPES, max_head_dim=None
-) -> float:
+) -> float:  # fmt: skip
     """Raise ``KernelInputError`` naming the bad argument; return the softmax scale."""
     check_tensor("q", q, dtypes=dtypes, device=device, ndim=4, contiguous=False)
     for name, tensor in (("k", k), ("v", v)):
@@ -181,7 +191,9 @@ def check_attention_inputs(
             raise KernelInputError(f"{name} is on {tensor.device} but q is on {q.device}")
     batch, num_heads, seq_q, head_dim = q.shape
     if k.shape[0] != batch or k.shape[3] != head_dim:
-        raise KernelInputError(f"k has shape {tuple(k.shape)}; with q of shape {tuple(q.shape)} it must be [{batch}, Hkv, Nk, {head_dim}]")
+        raise KernelInputError(
+            f"k has shape {tuple(k.shape)}; with q of shape {tuple(q.shape)} it must be [{batch}, Hkv, Nk, {head_dim}]"
+        )
     if v.shape != k.shape:
         raise KernelInputError(f"v has shape {tuple(v.shape)} but k has {tuple(k.shape)}")
     num_kv_heads, seq_k = k.shape[1], k.shape[2]
@@ -190,18 +202,24 @@ def check_attention_inputs(
     if head_dim == 0:
         raise KernelInputError(f"q has head_dim 0 (shape {tuple(q.shape)})")
     if max_head_dim is not None and head_dim > max_head_dim:
-        raise KernelInputError(f"q has head_dim {head_dim}; the kernel supports head_dim up to {max_head_dim}")
+        raise KernelInputError(
+            f"q has head_dim {head_dim}; the kernel supports head_dim up to {max_head_dim}"
+        )
     if not isinstance(causal, bool):
         raise KernelInputError(f"causal must be a bool, got {causal!r}")
     if key_padding_mask is not None:
         check_tensor("key_padding_mask", key_padding_mask, dtypes=(torch.bool,), ndim=2, contiguous=False)
         if tuple(key_padding_mask.shape) != (batch, seq_k):
-            raise KernelInputError(f"key_padding_mask has shape {tuple(key_padding_mask.shape)}; it must be [B, Nk] = {[batch, seq_k]}")
+            raise KernelInputError(
+                f"key_padding_mask has shape {tuple(key_padding_mask.shape)}; it must be [B, Nk] = {[batch, seq_k]}"
+            )
     if attn_mask is not None:
         check_tensor("attn_mask", attn_mask, dtypes=(torch.bool,), ndim=4, contiguous=False)
         full = (batch, num_heads, seq_q, seq_k)
         if any(size not in (1, want) for size, want in zip(attn_mask.shape, full)):
-            raise KernelInputError(f"attn_mask has shape {tuple(attn_mask.shape)}, which does not broadcast to [B, H, Nq, Nk] = {list(full)}")
+            raise KernelInputError(
+                f"attn_mask has shape {tuple(attn_mask.shape)}, which does not broadcast to [B, H, Nq, Nk] = {list(full)}"
+            )
     for name, mask in (("key_padding_mask", key_padding_mask), ("attn_mask", attn_mask)):
         if mask is not None and mask.device != q.device:
             raise KernelInputError(f"{name} is on {mask.device} but q is on {q.device}")
@@ -240,7 +258,9 @@ def flash_attention_forward(q, k, v, key_padding_mask, attn_mask, causal, scale,
         flash_decoding(q, k, v, kpm, causal, scale, out, lse)
         return
     head_dim_pad = max(16, triton.next_power_of_2(head_dim))
-    kernel, blocks = (flash_attention_fwd_kernel, INTERPRETED_BLOCKS) if triton_mode.interpreted() else (flash_attention_fwd_tuned, {})
+    interpreted = triton_mode.interpreted()  # one fixed config; autotuning on GPUs
+    kernel = flash_attention_fwd_kernel if interpreted else flash_attention_fwd_tuned
+    blocks = INTERPRETED_BLOCKS if interpreted else {}
     kernel[lambda meta: (triton.cdiv(seq_q, meta["BLOCK_M"]), batch * num_heads)](
         q, k, v, out, lse, q if kpm is None else kpm, q if mask is None else mask,
         *q.stride(), *k.stride(), *v.stride(), *out.stride(),
@@ -311,40 +331,55 @@ class FlashAttention(torch.autograd.Function):
 def attention_triton(q, k, v, causal=False, scale=None, *, key_padding_mask=None, attn_mask=None, out=None):
     """Differentiable; ``out=`` (forward only) makes the kernel write into a given tensor."""
     device = triton_mode.triton_device()
-    scale = check_attention_inputs(q, k, v, causal, scale, key_padding_mask, attn_mask, device=device, max_head_dim=MAX_HEAD_DIM)
+    scale = check_attention_inputs(
+        q, k, v, causal, scale, key_padding_mask, attn_mask, device=device, max_head_dim=MAX_HEAD_DIM
+    )
     key_padding_mask, attn_mask = kernel_masks(q, k, key_padding_mask, attn_mask)
     if out is None:
         return FlashAttention.apply(q, k, v, key_padding_mask, attn_mask, causal, scale)
     if torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v)):
         raise KernelInputError("out= cannot be used when q, k or v requires grad; drop out= to train")
-    _check_out(out, q)
-    flash_attention_forward(q, k, v, key_padding_mask, attn_mask, causal, scale, out, torch.empty(q.shape[:3], device=q.device, dtype=torch.float32))
+    lse = torch.empty(q.shape[:3], device=q.device, dtype=torch.float32)
+    flash_attention_forward(q, k, v, key_padding_mask, attn_mask, causal, scale, _check_out(out, q), lse)
     return out
 
 
-def attention_decode_triton(q, k, v, causal=False, scale=None, *, key_padding_mask=None, attn_mask=None, out=None):
+def attention_decode_triton(
+    q, k, v, causal=False, scale=None, *, key_padding_mask=None, attn_mask=None, out=None
+):
     """The split-KV kernel alone (forward only): seq_q <= 4 and no per-query mask."""
-    scale = check_attention_inputs(q, k, v, causal, scale, key_padding_mask, attn_mask, device=triton_mode.triton_device(), max_head_dim=MAX_HEAD_DIM)
+    device = triton_mode.triton_device()
+    scale = check_attention_inputs(
+        q, k, v, causal, scale, key_padding_mask, attn_mask, device=device, max_head_dim=MAX_HEAD_DIM
+    )
     key_padding_mask, attn_mask = kernel_masks(q, k, key_padding_mask, attn_mask)
     if attn_mask is not None:
-        raise KernelInputError("attn_mask varies over heads or queries; the decode kernel takes only a key padding mask")
+        raise KernelInputError(
+            "attn_mask varies over heads or queries; the decode kernel takes only a key padding mask"
+        )
     if not decode_kernel_applies(q.shape[2], k.shape[2], q.shape[1], k.shape[1], False):
         raise KernelInputError(
             f"q has {q.shape[2]} queries and {q.shape[1] // k.shape[1]} q heads per kv head against {k.shape[2]} keys; "
             f"the decode kernel takes 1..{MAX_DECODE_QUERIES} queries, at most 128 packed rows, at least one key"
         )
     if torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v)):
-        raise KernelInputError("q, k or v requires grad, but the decode kernel is forward-only; use attention_triton")
+        raise KernelInputError(
+            "q, k or v requires grad, but the decode kernel is forward-only; use attention_triton"
+        )
     out = torch.empty(q.shape, device=q.device, dtype=q.dtype) if out is None else _check_out(out, q)
     kpm = None if key_padding_mask is None else key_padding_mask.view(torch.uint8)
-    flash_decoding(q, k, v, kpm, causal, scale, out, torch.empty(q.shape[:3], device=q.device, dtype=torch.float32))
+    flash_decoding(
+        q, k, v, kpm, causal, scale, out, torch.empty(q.shape[:3], device=q.device, dtype=torch.float32)
+    )
     return out
 
 
 def _check_out(out, q):
     check_tensor("out", out, dtypes=(q.dtype,), ndim=4, contiguous=False)
     if out.shape != q.shape or out.device != q.device:
-        raise KernelInputError(f"out has shape {tuple(out.shape)} on {out.device}; it must match q: {tuple(q.shape)} on {q.device}")
+        raise KernelInputError(
+            f"out has shape {tuple(out.shape)} on {out.device}; it must match q: {tuple(q.shape)} on {q.device}"
+        )
     if any(stride == 0 and size > 1 for stride, size in zip(out.stride(), out.shape)):
         raise KernelInputError(f"out has a zero stride (strides {out.stride()}): its elements overlap")
     return out
@@ -365,7 +400,9 @@ def visible_keys(q, k, causal, key_padding_mask, attn_mask):
 
 def attention_eager(q, k, v, causal=False, scale=None, *, key_padding_mask=None, attn_mask=None, out=None):
     """Matmul, softmax, matmul, in the inputs' dtype; on float64 inputs it is the reference."""
-    scale = check_attention_inputs(q, k, v, causal, scale, key_padding_mask, attn_mask, dtypes=(*FLOAT_DTYPES, torch.float64))
+    scale = check_attention_inputs(
+        q, k, v, causal, scale, key_padding_mask, attn_mask, dtypes=(*FLOAT_DTYPES, torch.float64)
+    )
     # 1. grouped-query attention: kv head g serves q heads g*G .. g*G + G-1 (transformers' repeat_kv)
     group = q.shape[1] // k.shape[1]
     k, v = k.repeat_interleave(group, dim=1), v.repeat_interleave(group, dim=1)
@@ -426,8 +463,9 @@ def visible_pairs(seq_q: int, seq_k: int, causal: bool) -> float:
 
 def _attention_sizes(call):
     q, k, v = call.args[:3]
-    causal = call.args[3] if len(call.args) > 3 and isinstance(call.args[3], bool) else call.kwargs.get("causal", False)
-    masks = sum(m.numel() for m in (call.kwargs.get("key_padding_mask"), call.kwargs.get("attn_mask")) if m is not None)
+    causal = call.kwargs.get("causal", False)  # attention_call passes it by keyword
+    masks = [call.kwargs.get(name) for name in ("key_padding_mask", "attn_mask")]
+    masks = sum(m.numel() for m in masks if m is not None)  # bool: 1 byte each
     tensors = (q.numel() * 2 + k.numel() + v.numel()) * q.element_size()  # q, k, v read; out written
     flops = 4 * q.shape[0] * q.shape[1] * visible_pairs(q.shape[2], k.shape[2], causal) * q.shape[3]
     return tensors + masks, flops
@@ -447,7 +485,9 @@ def attention_forward_backward_cost(call: registry.Call) -> registry.Cost:
     return registry.Cost(bytes_moved=int(bytes_moved + backward), flops=int(3.5 * flops))
 
 
-def attention_call(case: registry.Case, dtype: torch.dtype, device: str, generator: torch.Generator) -> registry.Call:
+def attention_call(
+    case: registry.Case, dtype: torch.dtype, device: str, generator: torch.Generator
+) -> registry.Call:
     """Params: b, h, hkv (default h), nq, nk (default nq), d, causal, padding (random key lengths
     >= 1 per sequence), mask (random pattern, diagonal kept), layout "bnhd" (transposed views)."""
     p = case.params
@@ -456,11 +496,12 @@ def attention_call(case: registry.Case, dtype: torch.dtype, device: str, generat
 
     def randn(num_heads, seq):
         if p.get("layout") == "bnhd":  # [B, N, H, D] memory, as a linear projection leaves it
-            return torch.randn((batch, seq, num_heads, head_dim), generator=generator).to(device, dtype).transpose(1, 2)
+            x = torch.randn((batch, seq, num_heads, head_dim), generator=generator)
+            return x.to(device, dtype).transpose(1, 2)
         return torch.randn((batch, num_heads, seq, head_dim), generator=generator).to(device, dtype)
 
     q, k, v = randn(heads, seq_q), randn(kv_heads, seq_k), randn(kv_heads, seq_k)
-    kwargs = dict(causal=p.get("causal", False))
+    kwargs = {"causal": p.get("causal", False)}
     if p.get("padding"):
         lengths = torch.randint(1, seq_k + 1, (batch,), generator=generator)
         kwargs["key_padding_mask"] = (torch.arange(seq_k)[None, :] < lengths[:, None]).to(device)
@@ -508,7 +549,11 @@ registry.register(
             _case(b=2, h=2, nq=20, d=80, causal=True, mask=True),
         ],
         bench_cases={
-            "cpu": [_case(b=1, h=2, nq=64, d=32, quick=True), _case(b=1, h=4, nq=128, d=64), _case(b=2, h=4, nq=256, d=64, causal=True)],
+            "cpu": [
+                _case(b=1, h=2, nq=64, d=32, quick=True),
+                _case(b=1, h=4, nq=128, d=64),
+                _case(b=2, h=4, nq=256, d=64, causal=True),
+            ],
             "cuda": _gpu_grid(),
         },
         backends={"sdpa": attention_sdpa, **({"triton": attention_triton} if _TRITON else {})},
@@ -528,7 +573,10 @@ registry.register(
             _case(b=2, h=2, nq=9, nk=24, d=40, padding=True, mask=True, grad=True, layout="bnhd"),
         ],
         bench_cases={
-            "cpu": [_case(b=1, h=2, nq=64, d=32, grad=True, quick=True), _case(b=1, h=4, nq=128, d=64, causal=True, grad=True)],
+            "cpu": [
+                _case(b=1, h=2, nq=64, d=32, grad=True, quick=True),
+                _case(b=1, h=4, nq=128, d=64, causal=True, grad=True),
+            ],
             "cuda": _gpu_grid(grad=True),
         },
         backends={
@@ -556,8 +604,10 @@ registry.register(
             "cpu": [_case(b=1, h=8, hkv=2, nq=1, nk=n, d=64, quick=n == 1024) for n in (256, 1024)],
             "cuda": [
                 _case(b=b, h=32, hkv=8, nq=nq, nk=n, d=128, quick=(b == 8 and n == 8192 and nq == 1))
-                for b in (1, 8) for n in (1024, 8192, 65536) for nq in (1, 4)
-            ],  # fmt: skip
+                for b in (1, 8)
+                for n in (1024, 8192, 65536)
+                for nq in (1, 4)
+            ],
         },
         backends={"sdpa": attention_sdpa, **({"triton": attention_decode_triton} if _TRITON else {})},
     )

@@ -23,7 +23,7 @@ import torch
 from genzoo.kernels import triton_mode
 
 LOG2E = 1.4426950408889634
-INTERPRETED_BLOCKS = dict(BLOCK_M=16, BLOCK_N=16)  # no autotuning under the interpreter
+INTERPRETED_BLOCKS = {"BLOCK_M": 16, "BLOCK_N": 16}  # no autotuning under the interpreter
 
 
 def dot_mode(dtype: torch.dtype) -> str:
@@ -31,6 +31,7 @@ def dot_mode(dtype: torch.dtype) -> str:
     if dtype == torch.float32:
         return "ieee"
     return "bf16_emulated" if dtype == torch.bfloat16 and triton_mode.interpreted() else "native"
+
 
 if triton_mode.triton_available():
     import triton
@@ -76,8 +77,24 @@ if triton_mode.triton_available():
         offs_m = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
         offs_d = tl.arange(0, HEAD_DIM_PAD)
         mask = (offs_m < seq_q)[:, None] & (offs_d < HEAD_DIM)[None, :]
-        o = tl.load(out_ptr + b * stride_ob + h * stride_oh + offs_m[:, None] * stride_om + offs_d[None, :] * stride_od, mask=mask, other=0.0)
-        do = tl.load(dout_ptr + b * stride_db + h * stride_dh + offs_m[:, None] * stride_dm + offs_d[None, :] * stride_dd, mask=mask, other=0.0)
+        o = tl.load(
+            out_ptr
+            + b * stride_ob
+            + h * stride_oh
+            + offs_m[:, None] * stride_om
+            + offs_d[None, :] * stride_od,
+            mask=mask,
+            other=0.0,
+        )
+        do = tl.load(
+            dout_ptr
+            + b * stride_db
+            + h * stride_dh
+            + offs_m[:, None] * stride_dm
+            + offs_d[None, :] * stride_dd,
+            mask=mask,
+            other=0.0,
+        )
         delta = tl.sum(o.to(tl.float32) * do.to(tl.float32), 1)  # eq. (3)
         tl.store(delta_ptr + bh * seq_q + offs_m, delta, mask=offs_m < seq_q)
 
@@ -93,13 +110,24 @@ if triton_mode.triton_available():
         for start_m in range(start, end, BLOCK_M):
             offs_m = start_m + tl.arange(0, BLOCK_M)
             m_in = offs_m < seq_q
-            q = tl.load(q_base + offs_m[:, None] * stride_qm + offs_d[None, :] * stride_qd, mask=m_in[:, None] & d_in[None, :], other=0.0)
-            do = tl.load(do_base + offs_m[:, None] * stride_dm + offs_d[None, :] * stride_dd, mask=m_in[:, None] & d_in[None, :], other=0.0)
+            q = tl.load(
+                q_base + offs_m[:, None] * stride_qm + offs_d[None, :] * stride_qd,
+                mask=m_in[:, None] & d_in[None, :],
+                other=0.0,
+            )
+            do = tl.load(
+                do_base + offs_m[:, None] * stride_dm + offs_d[None, :] * stride_dd,
+                mask=m_in[:, None] & d_in[None, :],
+                other=0.0,
+            )
             # lse in base 2; +inf for rows out of range or with no visible key, so that P = 0
             lse = tl.load(lse_base + offs_m, mask=m_in, other=float("inf")) * 1.4426950408889634  # log2(e)
             lse = tl.where(lse == float("-inf"), float("inf"), lse)
             # transposed tiles [BLOCK_N, BLOCK_M]: keys on rows, so dK and dV accumulate by row
-            p_t = tl.math.exp2(tile_dot(k, tl.trans(q), tl.zeros([BLOCK_N, BLOCK_M], tl.float32), DOT_MODE) * qk_scale - lse[None, :])
+            p_t = tl.math.exp2(
+                tile_dot(k, tl.trans(q), tl.zeros([BLOCK_N, BLOCK_M], tl.float32), DOT_MODE) * qk_scale
+                - lse[None, :]
+            )
             if CAUSAL_BLOCK:  # bottom-right: query i sees keys j <= i + seq_k - seq_q
                 p_t = tl.where(offs_n[:, None] <= offs_m[None, :] + (seq_k - seq_q), p_t, 0.0)
             if HAS_KPM:
@@ -132,11 +160,21 @@ if triton_mode.triton_available():
         offs_n = start_n + tl.arange(0, BLOCK_N)
         offs_d = tl.arange(0, HEAD_DIM_PAD)
         kv_mask = (offs_n < seq_k)[:, None] & (offs_d < HEAD_DIM)[None, :]
-        k = tl.load(k_ptr + b * stride_kb + g * stride_kh + offs_n[:, None] * stride_kn + offs_d[None, :] * stride_kd, mask=kv_mask, other=0.0)
-        v = tl.load(v_ptr + b * stride_vb + g * stride_vh + offs_n[:, None] * stride_vn + offs_d[None, :] * stride_vd, mask=kv_mask, other=0.0)
+        k = tl.load(
+            k_ptr + b * stride_kb + g * stride_kh + offs_n[:, None] * stride_kn + offs_d[None, :] * stride_kd,
+            mask=kv_mask,
+            other=0.0,
+        )
+        v = tl.load(
+            v_ptr + b * stride_vb + g * stride_vh + offs_n[:, None] * stride_vn + offs_d[None, :] * stride_vd,
+            mask=kv_mask,
+            other=0.0,
+        )
         keep_n = offs_n < seq_k
         if HAS_KPM:
-            keep_n = tl.load(kpm_ptr + b * stride_kpm_b + offs_n * stride_kpm_n, mask=offs_n < seq_k, other=0) != 0
+            keep_n = (
+                tl.load(kpm_ptr + b * stride_kpm_b + offs_n * stride_kpm_n, mask=offs_n < seq_k, other=0) != 0
+            )
         dk = tl.zeros([BLOCK_N, HEAD_DIM_PAD], tl.float32)
         dv = tl.zeros([BLOCK_N, HEAD_DIM_PAD], tl.float32)
         # query blocks: rows i >= j - shift see key j; from m_full on they see the whole key block
@@ -167,7 +205,11 @@ if triton_mode.triton_available():
             )  # fmt: skip
         dk_ptrs = dk_ptr + bg * seq_k * HEAD_DIM + offs_n[:, None] * HEAD_DIM + offs_d[None, :]  # contiguous
         tl.store(dk_ptrs, for_store(dk * scale, DOT_MODE).to(dk_ptr.dtype.element_ty), mask=kv_mask)
-        tl.store(dv_ptr + bg * seq_k * HEAD_DIM + offs_n[:, None] * HEAD_DIM + offs_d[None, :], for_store(dv, DOT_MODE).to(dv_ptr.dtype.element_ty), mask=kv_mask)
+        tl.store(
+            dv_ptr + bg * seq_k * HEAD_DIM + offs_n[:, None] * HEAD_DIM + offs_d[None, :],
+            for_store(dv, DOT_MODE).to(dv_ptr.dtype.element_ty),
+            mask=kv_mask,
+        )
 
     @triton.jit
     def _dq_key_blocks(
@@ -181,9 +223,20 @@ if triton_mode.triton_available():
         for start_n in range(start, end, BLOCK_N):
             offs_n = start_n + tl.arange(0, BLOCK_N)
             n_in = offs_n < seq_k
-            k = tl.load(k_base + offs_n[:, None] * stride_kn + offs_d[None, :] * stride_kd, mask=n_in[:, None] & d_in[None, :], other=0.0)
-            v = tl.load(v_base + offs_n[:, None] * stride_vn + offs_d[None, :] * stride_vd, mask=n_in[:, None] & d_in[None, :], other=0.0)
-            p = tl.math.exp2(tile_dot(q, tl.trans(k), tl.zeros([BLOCK_M, BLOCK_N], tl.float32), DOT_MODE) * qk_scale - lse[:, None])
+            k = tl.load(
+                k_base + offs_n[:, None] * stride_kn + offs_d[None, :] * stride_kd,
+                mask=n_in[:, None] & d_in[None, :],
+                other=0.0,
+            )
+            v = tl.load(
+                v_base + offs_n[:, None] * stride_vn + offs_d[None, :] * stride_vd,
+                mask=n_in[:, None] & d_in[None, :],
+                other=0.0,
+            )
+            p = tl.math.exp2(
+                tile_dot(q, tl.trans(k), tl.zeros([BLOCK_M, BLOCK_N], tl.float32), DOT_MODE) * qk_scale
+                - lse[:, None]
+            )
             if BOUNDARY:  # the last key block, and the causal diagonal
                 visible = n_in[None, :]
                 if CAUSAL:
@@ -220,16 +273,32 @@ if triton_mode.triton_available():
         offs_d = tl.arange(0, HEAD_DIM_PAD)
         m_in = offs_m < seq_q
         row_mask = m_in[:, None] & (offs_d < HEAD_DIM)[None, :]
-        q = tl.load(q_ptr + b * stride_qb + h * stride_qh + offs_m[:, None] * stride_qm + offs_d[None, :] * stride_qd, mask=row_mask, other=0.0)
-        do = tl.load(do_ptr + b * stride_db + h * stride_dh + offs_m[:, None] * stride_dm + offs_d[None, :] * stride_dd, mask=row_mask, other=0.0)
-        lse = tl.load(lse_ptr + bh * seq_q + offs_m, mask=m_in, other=float("inf")) * 1.4426950408889634  # log2(e)
+        q = tl.load(
+            q_ptr + b * stride_qb + h * stride_qh + offs_m[:, None] * stride_qm + offs_d[None, :] * stride_qd,
+            mask=row_mask,
+            other=0.0,
+        )
+        do = tl.load(
+            do_ptr
+            + b * stride_db
+            + h * stride_dh
+            + offs_m[:, None] * stride_dm
+            + offs_d[None, :] * stride_dd,
+            mask=row_mask,
+            other=0.0,
+        )
+        lse = (
+            tl.load(lse_ptr + bh * seq_q + offs_m, mask=m_in, other=float("inf")) * 1.4426950408889634
+        )  # log2(e)
         lse = tl.where(lse == float("-inf"), float("inf"), lse)  # rows with no visible key: P = 0
         delta = tl.load(delta_ptr + bh * seq_q + offs_m, mask=m_in, other=0.0)
         # key blocks as in the forward: [0, full) entirely visible, [full, end) masked
         shift = seq_k - seq_q
         if CAUSAL:
             end = tl.minimum(seq_k, start_m + BLOCK_M + shift)
-            full = tl.minimum(tl.maximum(start_m + shift + 1, 0) // BLOCK_N * BLOCK_N, seq_k // BLOCK_N * BLOCK_N)
+            full = tl.minimum(
+                tl.maximum(start_m + shift + 1, 0) // BLOCK_N * BLOCK_N, seq_k // BLOCK_N * BLOCK_N
+            )
         else:
             end = seq_k
             full = seq_k // BLOCK_N * BLOCK_N
@@ -270,7 +339,11 @@ def flash_attention_backward(grad_out, q, k, v, out, lse, key_padding_mask, attn
     or uint8 views, ``key_padding_mask`` [B, Nk], ``attn_mask`` expanded to [B, H, Nq, Nk]."""
     batch, num_heads, seq_q, head_dim = q.shape
     num_kv_heads, seq_k = k.shape[1], k.shape[2]
-    dq, dk, dv = torch.empty_like(q, memory_format=torch.contiguous_format), torch.empty_like(k, memory_format=torch.contiguous_format), torch.empty_like(v, memory_format=torch.contiguous_format)
+    dq, dk, dv = (
+        torch.empty_like(q, memory_format=torch.contiguous_format),
+        torch.empty_like(k, memory_format=torch.contiguous_format),
+        torch.empty_like(v, memory_format=torch.contiguous_format),
+    )
     if q.numel() == 0 or k.numel() == 0:
         return dq.zero_(), dk.zero_(), dv.zero_()
     head_dim_pad = max(16, triton.next_power_of_2(head_dim))
@@ -279,14 +352,24 @@ def flash_attention_backward(grad_out, q, k, v, out, lse, key_padding_mask, attn
         out, grad_out, delta, *out.stride(), *grad_out.stride(), num_heads, seq_q,
         HEAD_DIM=head_dim, HEAD_DIM_PAD=head_dim_pad, BLOCK_M=64,
     )  # fmt: skip
-    kpm, kpm_strides = (key_padding_mask, key_padding_mask.stride()) if key_padding_mask is not None else (q, (0, 0))
+    kpm, kpm_strides = (
+        (key_padding_mask, key_padding_mask.stride()) if key_padding_mask is not None else (q, (0, 0))
+    )
     mask, mask_strides = (attn_mask, attn_mask.stride()) if attn_mask is not None else (q, (0, 0, 0, 0))
     strides = (*q.stride(), *k.stride(), *v.stride(), *grad_out.stride(), *kpm_strides, *mask_strides)
-    sizes = (num_heads // num_kv_heads, seq_q, seq_k, scale, scale * LOG2E, triton.next_power_of_2(seq_q), triton.next_power_of_2(seq_k))
-    flags = dict(
-        CAUSAL=causal, HAS_KPM=key_padding_mask is not None, HAS_MASK=attn_mask is not None,
-        DOT_MODE=dot_mode(q.dtype), HEAD_DIM=head_dim, HEAD_DIM_PAD=head_dim_pad,
-    )  # fmt: skip
+    sizes = (
+        num_heads // num_kv_heads,
+        seq_q,
+        seq_k,
+        scale,
+        scale * LOG2E,
+        triton.next_power_of_2(seq_q),
+        triton.next_power_of_2(seq_k),
+    )
+    flags = {
+        "CAUSAL": causal, "HAS_KPM": key_padding_mask is not None, "HAS_MASK": attn_mask is not None,
+        "DOT_MODE": dot_mode(q.dtype), "HEAD_DIM": head_dim, "HEAD_DIM_PAD": head_dim_pad,
+    }  # fmt: skip
     interpreted = triton_mode.interpreted()
     dkdv = attention_bwd_dkdv_kernel if interpreted else attention_bwd_dkdv_tuned
     dq_kernel = attention_bwd_dq_kernel if interpreted else attention_bwd_dq_tuned

@@ -63,7 +63,9 @@ if triton_mode.triton_available():
         offs_d = tl.arange(0, HEAD_DIM_PAD)
         d_in = offs_d < HEAD_DIM
         q_rows = q_ptr + b * stride_qb + head * stride_qh + query * stride_qm
-        q = tl.load(q_rows[:, None] + offs_d[None, :] * stride_qd, mask=row_in[:, None] & d_in[None, :], other=0.0)
+        q = tl.load(
+            q_rows[:, None] + offs_d[None, :] * stride_qd, mask=row_in[:, None] & d_in[None, :], other=0.0
+        )
         k_base = k_ptr + b * stride_kb + g * stride_kh
         v_base = v_ptr + b * stride_vb + g * stride_vh
 
@@ -76,8 +78,12 @@ if triton_mode.triton_available():
             offs_n = start_n + tl.arange(0, BLOCK_N)
             n_in = offs_n < end
             kv_mask = n_in[:, None] & d_in[None, :]
-            k = tl.load(k_base + offs_n[:, None] * stride_kn + offs_d[None, :] * stride_kd, mask=kv_mask, other=0.0)
-            v = tl.load(v_base + offs_n[:, None] * stride_vn + offs_d[None, :] * stride_vd, mask=kv_mask, other=0.0)
+            k = tl.load(
+                k_base + offs_n[:, None] * stride_kn + offs_d[None, :] * stride_kd, mask=kv_mask, other=0.0
+            )
+            v = tl.load(
+                v_base + offs_n[:, None] * stride_vn + offs_d[None, :] * stride_vd, mask=kv_mask, other=0.0
+            )
             qk = tile_dot(q, tl.trans(k), tl.zeros([BLOCK_M, BLOCK_N], tl.float32), DOT_MODE) * qk_scale
             visible = n_in[None, :] & row_in[:, None]
             if CAUSAL:  # bottom-right: query i sees keys j <= i + seq_k - seq_q
@@ -125,9 +131,20 @@ if triton_mode.triton_available():
         )  # fmt: skip
         out = tl.sum(parts * w[:, None], 0) / tl.where(total == 0.0, 1.0, total)
         out_row = out_ptr + b * stride_ob + h * stride_oh + i * stride_om
-        tl.store(out_row + offs_d * stride_od, for_store(out, DOT_MODE).to(out_ptr.dtype.element_ty), mask=offs_d < HEAD_DIM)
+        tl.store(
+            out_row + offs_d * stride_od,
+            for_store(out, DOT_MODE).to(out_ptr.dtype.element_ty),
+            mask=offs_d < HEAD_DIM,
+        )
         # natural-log lse, as the FA-2 forward saves it for the backward pass
-        tl.store(lse_ptr + row, tl.where(total == 0.0, float("-inf"), (m_use + tl.math.log2(tl.where(total == 0.0, 1.0, total))) * 0.6931471805599453))
+        tl.store(
+            lse_ptr + row,
+            tl.where(
+                total == 0.0,
+                float("-inf"),
+                (m_use + tl.math.log2(tl.where(total == 0.0, 1.0, total))) * 0.6931471805599453,
+            ),
+        )
 
     # memory bound: enough keys in flight per program, few warps; the key is the shape class
     flash_decoding_split_tuned = triton.autotune(
@@ -150,7 +167,10 @@ def decode_kernel_applies(seq_q: int, seq_k: int, num_heads: int, num_kv_heads: 
 def _num_splits(batch: int, num_kv_heads: int, seq_k: int, device: torch.device) -> tuple[int, int]:
     """(num_splits, chunk_size): about two waves of programs over the GPU's SMs."""
     if triton_mode.interpreted():  # a few splits, so the tests exercise the merge
-        chunk = max(2 * INTERPRETED_BLOCK_N, triton.cdiv(triton.cdiv(seq_k, 4), INTERPRETED_BLOCK_N) * INTERPRETED_BLOCK_N)
+        chunk = max(
+            2 * INTERPRETED_BLOCK_N,
+            triton.cdiv(triton.cdiv(seq_k, 4), INTERPRETED_BLOCK_N) * INTERPRETED_BLOCK_N,
+        )
         return triton.cdiv(seq_k, chunk), chunk
     sms = torch.cuda.get_device_properties(device).multi_processor_count
     wanted = min(MAX_SPLITS, triton.cdiv(2 * sms, batch * num_kv_heads), triton.cdiv(seq_k, CHUNK_MULTIPLE))
@@ -168,7 +188,9 @@ def flash_decoding(q, k, v, key_padding_mask, causal, scale, out, lse):
     head_dim_pad = max(16, triton.next_power_of_2(head_dim))
     block_m = max(16, triton.next_power_of_2(group_size * seq_q))
     num_splits, chunk = _num_splits(batch, num_kv_heads, seq_k, q.device)
-    part_out = torch.empty((batch, num_heads, seq_q, num_splits, head_dim_pad), device=q.device, dtype=torch.float32)
+    part_out = torch.empty(
+        (batch, num_heads, seq_q, num_splits, head_dim_pad), device=q.device, dtype=torch.float32
+    )
     part_lse = torch.empty((batch, num_heads, seq_q, num_splits), device=q.device, dtype=torch.float32)
     kpm = key_padding_mask if key_padding_mask is not None else q
     kpm_strides = key_padding_mask.stride() if key_padding_mask is not None else (0, 0)
@@ -177,10 +199,10 @@ def flash_decoding(q, k, v, key_padding_mask, causal, scale, out, lse):
         num_kv_heads, group_size, seq_q, seq_k, chunk, num_splits, scale * 1.4426950408889634,  # log2(e)
         triton.next_power_of_2(seq_k),
     )  # fmt: skip
-    flags = dict(
-        CAUSAL=causal, HAS_KPM=key_padding_mask is not None, DOT_MODE=dot_mode(q.dtype),
-        HEAD_DIM=head_dim, HEAD_DIM_PAD=head_dim_pad, BLOCK_M=block_m,
-    )  # fmt: skip
+    flags = {
+        "CAUSAL": causal, "HAS_KPM": key_padding_mask is not None, "DOT_MODE": dot_mode(q.dtype),
+        "HEAD_DIM": head_dim, "HEAD_DIM_PAD": head_dim_pad, "BLOCK_M": block_m,
+    }  # fmt: skip
     grid = (num_splits, batch * num_kv_heads)
     if triton_mode.interpreted():
         flash_decoding_split_kernel[grid](*args, **flags, BLOCK_N=INTERPRETED_BLOCK_N)

@@ -9,11 +9,11 @@ import torch
 
 diffusers = pytest.importorskip("diffusers")
 
-from genzoo import kernels  # noqa: E402
-from genzoo.integrations.diffusers_attention import GenzooAttnProcessor, use_genzoo_attention  # noqa: E402
-from genzoo.kernels import registry  # noqa: E402
-from genzoo.kernels.validation import KernelInputError  # noqa: E402
-from genzoo.tolerance import relative_error  # noqa: E402
+from genzoo import kernels
+from genzoo.integrations.diffusers_attention import GenzooAttnProcessor, use_genzoo_attention
+from genzoo.kernels import registry
+from genzoo.kernels.validation import KernelInputError
+from genzoo.tolerance import relative_error
 
 
 def _unet():
@@ -45,7 +45,9 @@ def test_unet_matches_the_default_processor(unets, monkeypatch, backend):
     op = registry.get("attention")
     calls = []
     implementation = op.backends[backend]
-    monkeypatch.setitem(op.backends, backend, lambda *a, **k: calls.append(a[0].shape) or implementation(*a, **k))
+    monkeypatch.setitem(
+        op.backends, backend, lambda *a, **k: calls.append(a[0].shape) or implementation(*a, **k)
+    )
     x, t = _inputs(torch.randint(0, 2**31 - 1, ()).item())
     with torch.no_grad():
         expected = default(x, t).sample
@@ -77,12 +79,16 @@ def test_unet_trains_with_the_same_gradients(unets):
 def test_boolean_mask_on_an_attention_module():
     """Cross-attention with a key padding mask through prepare_attention_mask."""
     torch.manual_seed(0)
-    attn = diffusers.models.attention_processor.Attention(query_dim=32, cross_attention_dim=24, heads=2, dim_head=16)
+    attn = diffusers.models.attention_processor.Attention(
+        query_dim=32, cross_attention_dim=24, heads=2, dim_head=16
+    )
     x, context = torch.randn(2, 5, 32), torch.randn(2, 7, 24)
     mask = torch.ones(2, 1, 7, dtype=torch.bool)
     mask[1, :, 4:] = False
     with torch.no_grad():
-        expected = attn(x, context, attention_mask=torch.zeros(2, 1, 7).masked_fill(~mask, -1e9))  # AttnProcessor2_0
+        expected = attn(
+            x, context, attention_mask=torch.zeros(2, 1, 7).masked_fill(~mask, -1e9)
+        )  # AttnProcessor2_0
         attn.set_processor(GenzooAttnProcessor())
         with kernels.use("triton", fallback=None):
             result = attn(x, context, attention_mask=mask)

@@ -10,19 +10,19 @@ import torch
 
 transformers = pytest.importorskip("transformers")
 
-from genzoo import kernels  # noqa: E402
-from genzoo.integrations import transformers_attention  # noqa: E402
-from genzoo.kernels import attention, attention_decode, registry  # noqa: E402
-from genzoo.kernels.validation import KernelInputError  # noqa: E402
-from genzoo.tolerance import relative_error  # noqa: E402
+from genzoo import kernels
+from genzoo.integrations import transformers_attention
+from genzoo.kernels import attention, attention_decode, registry
+from genzoo.kernels.validation import KernelInputError
+from genzoo.tolerance import relative_error
 
 VOCAB = 97
 # initializer_range 0.3: a random model whose greedy tokens vary (at 0.02 it repeats one token)
-GPT2 = dict(vocab_size=VOCAB, n_positions=64, n_embd=64, n_layer=2, n_head=4, resid_pdrop=0.0, embd_pdrop=0.0,
-            attn_pdrop=0.0, initializer_range=0.3, bos_token_id=0, eos_token_id=None, pad_token_id=0)  # fmt: skip
-LLAMA = dict(vocab_size=VOCAB, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-             num_key_value_heads=2, max_position_embeddings=64, initializer_range=0.3, bos_token_id=0,
-             eos_token_id=None, pad_token_id=0)  # fmt: skip
+GPT2 = {"vocab_size": VOCAB, "n_positions": 64, "n_embd": 64, "n_layer": 2, "n_head": 4, "resid_pdrop": 0.0, "embd_pdrop": 0.0,
+            "attn_pdrop": 0.0, "initializer_range": 0.3, "bos_token_id": 0, "eos_token_id": None, "pad_token_id": 0}  # fmt: skip
+LLAMA = {"vocab_size": VOCAB, "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
+             "num_key_value_heads": 2, "max_position_embeddings": 64, "initializer_range": 0.3, "bos_token_id": 0,
+             "eos_token_id": None, "pad_token_id": 0}  # fmt: skip
 
 
 def _pair(model_class, config_class, params):
@@ -30,7 +30,9 @@ def _pair(model_class, config_class, params):
     (separate configs: a model reads its attention implementation from its config)."""
     torch.manual_seed(0)
     eager = model_class._from_config(config_class(**params), attn_implementation="eager").eval()
-    ours = model_class._from_config(config_class(**params), attn_implementation=transformers_attention.ATTN_IMPLEMENTATION)
+    ours = model_class._from_config(
+        config_class(**params), attn_implementation=transformers_attention.ATTN_IMPLEMENTATION
+    )
     ours.load_state_dict(eager.state_dict())
     assert eager.config._attn_implementation == "eager"
     return eager, ours.eval()
@@ -68,7 +70,9 @@ def test_gpt2_greedy_generation_matches_eager(gpt2, decode_launches):
     with kernels.use("triton", fallback=None):
         tokens = ours.generate(ids, attention_mask=mask, max_new_tokens=8, do_sample=False)
     assert torch.equal(tokens, expected)
-    assert len(decode_launches) == 7 * 2 and all(shape[2] == 1 for shape in decode_launches)  # 7 steps x 2 layers
+    assert len(decode_launches) == 7 * 2 and all(
+        shape[2] == 1 for shape in decode_launches
+    )  # 7 steps x 2 layers
 
 
 def test_static_cache_prefill_and_decode(gpt2, decode_launches):
@@ -88,7 +92,9 @@ def test_kernels_use_selects_the_backend_inside_the_model(gpt2, monkeypatch, bac
     op = registry.get("attention")
     calls = []
     implementation = op.backends[backend]
-    monkeypatch.setitem(op.backends, backend, lambda *a, **k: calls.append(backend) or implementation(*a, **k))
+    monkeypatch.setitem(
+        op.backends, backend, lambda *a, **k: calls.append(backend) or implementation(*a, **k)
+    )
     ids, mask = _prompts()
     with torch.no_grad():
         expected = eager(ids, attention_mask=mask).logits
@@ -134,10 +140,10 @@ class _Module(torch.nn.Module):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        (dict(attention_mask=torch.zeros(1, 1, 3, 3)), "attention_mask has dtype torch.float32"),
-        (dict(dropout=0.1), "dropout=0.1"),
-        (dict(softcap=30.0), "softcap is not supported"),
-        (dict(s_aux=torch.zeros(2)), "s_aux is not supported"),
+        ({"attention_mask": torch.zeros(1, 1, 3, 3)}, "attention_mask has dtype torch.float32"),
+        ({"dropout": 0.1}, "dropout=0.1"),
+        ({"softcap": 30.0}, "softcap is not supported"),
+        ({"s_aux": torch.zeros(2)}, "s_aux is not supported"),
     ],
 )
 def test_what_the_kernels_do_not_implement_is_refused(kwargs, message):

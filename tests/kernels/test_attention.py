@@ -6,7 +6,6 @@ Split-KV decoding has its own file, test_attention_decode.py."""
 
 from __future__ import annotations
 
-import math
 import os
 import subprocess
 import sys
@@ -82,7 +81,9 @@ FORWARD_SHAPES = [
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
-@pytest.mark.parametrize("shape", FORWARD_SHAPES, ids=lambda s: "B{}H{}/{}N{}x{}D{}{}".format(*s[:6], "c" if s[6] else ""))
+@pytest.mark.parametrize(
+    "shape", FORWARD_SHAPES, ids=lambda s: "B{}H{}/{}N{}x{}D{}{}".format(*s[:6], "c" if s[6] else "")
+)
 def test_forward_matches_float64_reference(shape, dtype):
     seed = _seed()
     *sizes, causal = shape
@@ -98,7 +99,9 @@ def test_forward_long_sequence():
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=str)
-@pytest.mark.parametrize("padding, mask, causal", [(True, False, False), (False, True, True), (True, True, True)])
+@pytest.mark.parametrize(
+    "padding, mask, causal", [(True, False, False), (False, True, True), (True, True, True)]
+)
 def test_forward_with_masks(padding, mask, causal, dtype):
     seed = _seed()
     q, k, v = _qkv(2, 4, 2, 21, 37, 32, dtype, seed, layout="bnhd")
@@ -120,14 +123,18 @@ def test_strided_inputs():
     seed = _seed()
     g = torch.Generator().manual_seed(seed)
     q = torch.randn(2, 23, 4, 32, generator=g).to(DEVICE).transpose(1, 2)  # [B, H, N, D] view of [B, N, H, D]
-    k = torch.randn(1, 2, 2 * 31, 32, generator=g).to(DEVICE)[:, :, ::2].expand(2, 2, 31, 32)  # batch stride 0
+    k = (
+        torch.randn(1, 2, 2 * 31, 32, generator=g).to(DEVICE)[:, :, ::2].expand(2, 2, 31, 32)
+    )  # batch stride 0
     v = torch.randn(2, 2, 31, 64, generator=g).to(DEVICE)[..., ::2]  # head_dim stride 2
     result = attention.attention_triton(q, k, v, True)
     reference = attention.attention_eager(q.double(), k.double(), v.double(), True)
     assert relative_error(result, reference) <= 1e-5
 
 
-@pytest.mark.parametrize("shape", [(0, 2, 2, 5, 5, 16), (1, 2, 2, 0, 5, 16), (1, 2, 2, 5, 0, 16), (1, 0, 1, 5, 5, 16)])
+@pytest.mark.parametrize(
+    "shape", [(0, 2, 2, 5, 5, 16), (1, 2, 2, 0, 5, 16), (1, 2, 2, 5, 0, 16), (1, 0, 1, 5, 5, 16)]
+)
 def test_empty_tensors_work(shape):
     q, k, v = _qkv(*shape, torch.float32, _seed())
     for t in (q, k, v):
@@ -148,7 +155,11 @@ BACKWARD_SHAPES = [
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
-@pytest.mark.parametrize("shape", BACKWARD_SHAPES, ids=lambda s: "B{}H{}/{}N{}x{}D{}".format(*s[:6]) + "c" * s[6] + "p" * s[7] + "m" * s[8])
+@pytest.mark.parametrize(
+    "shape",
+    BACKWARD_SHAPES,
+    ids=lambda s: "B{}H{}/{}N{}x{}D{}".format(*s[:6]) + "c" * s[6] + "p" * s[7] + "m" * s[8],
+)
 def test_gradients_match_float64_reference(shape, dtype):
     seed = _seed()
     b, h, hkv, nq, nk, d, causal, padding, mask = shape
@@ -202,17 +213,35 @@ BAD_INPUTS = {
     "k head_dim": (lambda q, k, v: (q, k[..., :8], v, {}), "k has shape"),
     "v shape": (lambda q, k, v: (q, k, v[:, :, :3], {}), "v has shape"),
     "kv heads": (lambda q, k, v: (q[:, :3], k, v, {}), "do not divide the 3 heads of q"),
-    "head_dim > 256": (lambda q, k, v: tuple(t.new_ones(*t.shape[:3], 272) for t in (q, k, v)) + ({},), "head_dim up to 256"),
+    "head_dim > 256": (
+        lambda q, k, v: tuple(t.new_ones(*t.shape[:3], 272) for t in (q, k, v)) + ({},),
+        "head_dim up to 256",
+    ),
     "head_dim 0": (lambda q, k, v: (q[..., :0], k[..., :0], v[..., :0], {}), "head_dim 0"),
-    "causal": (lambda q, k, v: (q, k, v, dict(causal=1)), "causal must be a bool"),
-    "scale": (lambda q, k, v: (q, k, v, dict(scale=float("nan"))), "scale must be finite"),
-    "padding dtype": (lambda q, k, v: (q, k, v, dict(key_padding_mask=torch.ones(2, 9))), "key_padding_mask has dtype"),
-    "padding shape": (lambda q, k, v: (q, k, v, dict(key_padding_mask=torch.ones(2, 8, dtype=torch.bool))), "key_padding_mask has shape"),
-    "mask dtype": (lambda q, k, v: (q, k, v, dict(attn_mask=torch.zeros(2, 1, 5, 9))), "attn_mask has dtype"),
-    "mask shape": (lambda q, k, v: (q, k, v, dict(attn_mask=torch.ones(2, 3, 5, 9, dtype=torch.bool))), "does not broadcast"),
-    "out shape": (lambda q, k, v: (q, k, v, dict(out=torch.empty(2, 4, 5, 15))), "out has shape"),
-    "out overlaps": (lambda q, k, v: (q, k, v, dict(out=torch.empty(1, 1, 1, 16).expand(2, 4, 5, 16))), "zero stride"),
-    "out with grad": (lambda q, k, v: (q.requires_grad_(), k, v, dict(out=torch.empty_like(q))), "out= cannot be used"),
+    "causal": (lambda q, k, v: (q, k, v, {"causal": 1}), "causal must be a bool"),
+    "scale": (lambda q, k, v: (q, k, v, {"scale": float("nan")}), "scale must be finite"),
+    "padding dtype": (
+        lambda q, k, v: (q, k, v, {"key_padding_mask": torch.ones(2, 9)}),
+        "key_padding_mask has dtype",
+    ),
+    "padding shape": (
+        lambda q, k, v: (q, k, v, {"key_padding_mask": torch.ones(2, 8, dtype=torch.bool)}),
+        "key_padding_mask has shape",
+    ),
+    "mask dtype": (lambda q, k, v: (q, k, v, {"attn_mask": torch.zeros(2, 1, 5, 9)}), "attn_mask has dtype"),
+    "mask shape": (
+        lambda q, k, v: (q, k, v, {"attn_mask": torch.ones(2, 3, 5, 9, dtype=torch.bool)}),
+        "does not broadcast",
+    ),
+    "out shape": (lambda q, k, v: (q, k, v, {"out": torch.empty(2, 4, 5, 15)}), "out has shape"),
+    "out overlaps": (
+        lambda q, k, v: (q, k, v, {"out": torch.empty(1, 1, 1, 16).expand(2, 4, 5, 16)}),
+        "zero stride",
+    ),
+    "out with grad": (
+        lambda q, k, v: (q.requires_grad_(), k, v, {"out": torch.empty_like(q)}),
+        "out= cannot be used",
+    ),
 }
 
 
@@ -260,8 +289,15 @@ def test_torch_compile_fullgraph_traces_through_forward_and_backward():
 @pytest.mark.slow
 def test_torch_compile_inductor():
     q, k, v = _qkv(1, 2, 2, 9, 9, 16, torch.float32, _seed())
-    compiled = torch.compile(lambda q, k, v: attention.attention_triton(q, k, v, causal=True) * 2, fullgraph=True)
-    assert relative_error(compiled(q, k, v), 2 * attention.attention_eager(q.double(), k.double(), v.double(), True)) <= 1e-5
+    compiled = torch.compile(
+        lambda q, k, v: attention.attention_triton(q, k, v, causal=True) * 2, fullgraph=True
+    )
+    assert (
+        relative_error(
+            compiled(q, k, v), 2 * attention.attention_eager(q.double(), k.double(), v.double(), True)
+        )
+        <= 1e-5
+    )
 
 
 def test_three_ops_registered_with_their_backends():
@@ -273,14 +309,24 @@ def test_three_ops_registered_with_their_backends():
 
 def test_cost_model():
     op = registry.get("attention")
-    case = registry.Case("goal", dict(b=2, h=16, nq=64, d=128))
+    case = registry.Case("goal", {"b": 2, "h": 16, "nq": 64, "d": 128})
     call = op.make_call(case, torch.bfloat16, "meta", torch.Generator().manual_seed(0))
     assert op.cost(call).flops == 4 * 2 * 16 * 64 * 64 * 128
     assert op.cost(call).bytes_moved == 4 * 2 * 16 * 64 * 128 * 2  # q, k, v, out in bf16
-    causal = op.make_call(registry.Case("c", dict(b=2, h=16, nq=64, d=128, causal=True)), torch.bfloat16, "meta", torch.Generator())
+    causal = op.make_call(
+        registry.Case("c", {"b": 2, "h": 16, "nq": 64, "d": 128, "causal": True}),
+        torch.bfloat16,
+        "meta",
+        torch.Generator(),
+    )
     assert op.cost(causal).flops == op.cost(call).flops // 2
     backward = registry.get("attention_forward_backward")
-    grad_call = backward.make_call(registry.Case("g", dict(b=2, h=16, nq=64, d=128, grad=True)), torch.bfloat16, "meta", torch.Generator())
+    grad_call = backward.make_call(
+        registry.Case("g", {"b": 2, "h": 16, "nq": 64, "d": 128, "grad": True}),
+        torch.bfloat16,
+        "meta",
+        torch.Generator(),
+    )
     assert backward.cost(grad_call).flops == 3.5 * op.cost(call).flops
     assert attention.visible_pairs(2, 5, True) == 4 + 5  # bottom-right: row 0 sees 4 keys, row 1 all 5
 
@@ -327,7 +373,7 @@ def test_kernels_compile_for_hopper_without_a_gpu():
     compile every kernel to PTX for sm_90 with Triton's bundled ptxas, no GPU needed."""
     pytest.importorskip("triton.backends.nvidia")
     env = {**os.environ, "TRITON_INTERPRET": "0"}
-    result = subprocess.run([sys.executable, "-c", SM90_COMPILE], env=env, capture_output=True, text=True, timeout=600,
+    result = subprocess.run([sys.executable, "-c", SM90_COMPILE], check=False, env=env, capture_output=True, text=True, timeout=600,
                             cwd=Path(__file__).resolve().parents[2])  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.count(" ok") == 6

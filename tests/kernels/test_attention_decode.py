@@ -20,7 +20,10 @@ def _seed() -> int:
 
 def _qkv(b, h, hkv, nq, nk, d, dtype, seed):
     g = torch.Generator().manual_seed(seed)
-    return tuple(torch.randn(b, heads, n, d, generator=g).to(DEVICE, dtype) for heads, n in ((h, nq), (hkv, nk), (hkv, nk)))
+    return tuple(
+        torch.randn(b, heads, n, d, generator=g).to(DEVICE, dtype)
+        for heads, n in ((h, nq), (hkv, nk), (hkv, nk))
+    )
 
 
 @pytest.fixture
@@ -62,7 +65,16 @@ def test_split_kv_is_chosen_for_a_few_queries(kernel_calls, h, hkv, nq, masks, c
     [
         (1, 2, 2, 1, 1, 16, False, False),  # one key
         (2, 8, 2, 1, 300, 64, False, True),  # 4 splits; short sequences leave whole splits masked
-        (1, 6, 2, 3, 77, 40, True, False),  # causal with 3 queries: the last keys are hidden from early queries
+        (
+            1,
+            6,
+            2,
+            3,
+            77,
+            40,
+            True,
+            False,
+        ),  # causal with 3 queries: the last keys are hidden from early queries
         (2, 4, 4, 4, 130, 128, True, True),
     ],
 )
