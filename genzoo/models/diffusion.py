@@ -1,0 +1,237 @@
+"""Diffusion: a class-conditional ``diffusers.UNet2DModel`` on MNIST, trained as DDPM (Ho et al.
+2020) and sampled by DDPM or DDIM with classifier-free guidance (Ho & Salimans 2022).
+
+The UNet works at 28x28 directly: three levels 28 -> 14 -> 7 (``cpu``), one attention block in
+the middle at 7x7. Classes 0..9 are the digits, class 10 the null class: training replaces a
+label by it with probability ``class_dropout`` so that the same net also predicts unconditionally.
+
+Training, eq. 14 of DDPM (the "simple" loss), with x_0 in [-1, 1]:
+
+    t ~ U{0..T-1},  e ~ N(0, I),  x_t = sqrt(a_t) x_0 + sqrt(1 - a_t) e,  loss = |e - eps(x_t, t, y)|^2
+
+The registry runs the fused parts: ``group_norm_silu`` in every ResNet block (fused_group_norm),
+``ddpm_step``/``ddim_step`` with guidance fused (diffusion_sampling) and, when its integration is
+installed, the attention processor.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from diffusers import UNet2DModel
+from diffusers.models.attention_processor import Attention
+from torch import nn
+
+from genzoo.models import data as datasets
+from genzoo.models import diffusion_sampling, previews, protocol, training
+from genzoo.models.fused_group_norm import fuse_group_norm_silu
+
+NUM_CLASSES = 10
+NULL_CLASS = NUM_CLASSES  # the "no class" label of classifier-free guidance
+IMAGE_SIZE = 28
+EVAL_TIMESTEPS = (50, 250, 500, 750, 950)
+EVAL_BATCH = 250
+
+
+@dataclasses.dataclass(frozen=True)
+class DiffusionConfig:
+    block_out_channels: tuple[int, ...] = (32, 64, 64)  # one level each: 28, 14, 7 pixels
+    layers_per_block: int = 1
+    norm_num_groups: int = 8
+    attention_head_dim: int = 16  # of the mid-block attention, at the lowest resolution
+    num_train_timesteps: int = 1000
+    beta_schedule: str = "squaredcos_cap_v2"  # Nichol & Dhariwal 2021: better at few sampling steps
+    prediction_type: str = "epsilon"
+    clip_sample: bool = True  # clip predicted x_0 to [-1, 1] while sampling
+    class_dropout: float = 0.1
+    batch_size: int = 64
+    steps: int = 1500
+    learning_rate: float = 2e-3
+    warmup_steps: int = 50
+    autocast: str | None = None  # "bfloat16" on CUDA for the gpu preset
+    seed: int = 0
+    extra_seeds: tuple[int, ...] = ()
+    eval_images: int = 500
+
+    def __post_init__(self) -> None:
+        if IMAGE_SIZE % 2 ** (len(self.block_out_channels) - 1):
+            raise ValueError(
+                f"{len(self.block_out_channels)} levels halve 28 pixels {len(self.block_out_channels) - 1} times: "
+                f"use at most 3 levels (28, 14, 7)"
+            )
+
+
+PRESETS = {
+    "tiny": DiffusionConfig(
+        block_out_channels=(8, 16), norm_num_groups=4, attention_head_dim=8, batch_size=8, steps=3, eval_images=16
+    ),
+    "cpu": DiffusionConfig(),
+    "gpu": DiffusionConfig(
+        block_out_channels=(64, 128, 256), layers_per_block=2, norm_num_groups=32, attention_head_dim=32,
+        batch_size=256, steps=20000, learning_rate=5e-4, warmup_steps=500, autocast="bfloat16",
+    ),  # fmt: skip
+}
+
+
+class ClassConditionalUNet(nn.Module):
+    """eps(x_t, t, y): the UNet with its GroupNorm+SiLU pairs and attention on the registry."""
+
+    def __init__(self, config: DiffusionConfig):
+        super().__init__()
+        self.config = config
+        levels = len(config.block_out_channels)
+        self.unet = UNet2DModel(
+            sample_size=IMAGE_SIZE,
+            in_channels=1,
+            out_channels=1,
+            block_out_channels=config.block_out_channels,
+            layers_per_block=config.layers_per_block,
+            down_block_types=("DownBlock2D",) * levels,
+            up_block_types=("UpBlock2D",) * levels,
+            norm_num_groups=config.norm_num_groups,
+            attention_head_dim=config.attention_head_dim,
+            num_class_embeds=NUM_CLASSES + 1,
+        )
+        fuse_group_norm_silu(self.unet)
+        use_genzoo_attention(self.unet)
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor | int, labels: torch.Tensor) -> torch.Tensor:
+        return self.unet(x, t, class_labels=labels).sample
+
+
+def use_genzoo_attention(unet: UNet2DModel) -> None:
+    """Give every attention block genzoo's diffusers processor (registry op ``attention``); where
+    that integration is not installed, diffusers' default processor stays. (UNet2DModel has no
+    ``set_attn_processor``: each ``Attention`` module takes the processor itself.)"""
+    try:
+        from genzoo.integrations.diffusers_attention import GenzooAttnProcessor
+    except ImportError:
+        return
+    processor = GenzooAttnProcessor()  # stateless: one serves every block
+    for module in unet.modules():
+        if isinstance(module, Attention):
+            module.set_processor(processor)
+
+
+def build(config: DiffusionConfig) -> ClassConditionalUNet:
+    with training.seeded(config.seed):
+        return ClassConditionalUNet(config).eval()
+
+
+def _noised(scheduler, x0: torch.Tensor, timesteps: torch.Tensor, generator: torch.Generator):
+    """(x_t, target): the DDPM forward process at ``timesteps`` and what the net must predict."""
+    noise = torch.randn(x0.shape, generator=generator, device=x0.device)
+    x_t = scheduler.add_noise(x0, noise, timesteps)
+    prediction_type = scheduler.config.prediction_type
+    if prediction_type == "epsilon":
+        return x_t, noise
+    if prediction_type == "sample":
+        return x_t, x0
+    return x_t, scheduler.get_velocity(x0, noise, timesteps)
+
+
+def make_training_step(model: ClassConditionalUNet, data: datasets.Mnist, generator: torch.Generator):
+    config = model.config
+    device = protocol.device_of(model)
+    images = data.train.images.to(device) * 2 - 1
+    labels = data.train.labels.to(device)
+    scheduler = diffusion_sampling.training_scheduler(config)
+    batches = training.batches(len(data.train), config.batch_size, generator)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=0.0)
+    schedule = training.warmup_cosine(optimizer, config.warmup_steps, config.steps)
+
+    def step() -> dict[str, torch.Tensor]:
+        index = next(batches)
+        timesteps = torch.randint(config.num_train_timesteps, (len(index),), generator=generator, device=device)
+        x_t, target = _noised(scheduler, images[index], timesteps, generator)
+        dropped = torch.rand(len(index), generator=generator, device=device) < config.class_dropout
+        conditioning = torch.where(dropped, NULL_CLASS, labels[index])
+        with training.autocast(device, config.autocast):
+            loss = F.mse_loss(model(x_t, timesteps, conditioning).float(), target)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        return {"loss": loss.detach()}
+
+    return step
+
+
+def default_labels(n: int, device: torch.device) -> torch.Tensor:
+    """0, 1, ..., 9, 0, 1, ...: a grid of 10 columns shows one digit per column."""
+    return torch.arange(n, device=device) % NUM_CLASSES
+
+
+@torch.no_grad()
+def sample(
+    model: ClassConditionalUNet,
+    n: int,
+    seed: int,
+    *,
+    labels: torch.Tensor | None = None,
+    sampler: str = "ddim",
+    steps: int = 50,
+    guidance_scale: float = 2.0,
+    eta: float = 0.0,
+    dtype: str | torch.dtype | None = None,
+) -> torch.Tensor:
+    """Digits of ``labels`` (default 0..9 repeated): [n, 1, 28, 28] float32 in [0, 1].
+    ``eta`` is DDIM's (0: deterministic); the DDPM sampler has none and ignores it."""
+    model = protocol.cast(model, dtype)
+    device = protocol.device_of(model)
+    generator = training.generator(seed, device)
+    labels = default_labels(n, device) if labels is None else labels.to(device)
+    scheduler = diffusion_sampling.sampling_scheduler(model.config, sampler, steps)
+    x = torch.randn(n, 1, IMAGE_SIZE, IMAGE_SIZE, generator=generator, device=device).to(protocol.dtype_of(model))
+    x = diffusion_sampling.denoise(
+        model, x * scheduler.init_noise_sigma, labels, NULL_CLASS, scheduler, generator,
+        guidance_scale=guidance_scale, eta=eta,
+    )  # fmt: skip
+    return ((x.float() + 1) / 2).clamp(0, 1)
+
+
+@torch.no_grad()
+def evaluate(model: ClassConditionalUNet, data: datasets.Mnist) -> dict[str, float]:
+    """The training loss on held-out digits at fixed timesteps and noise: how well the net denoises."""
+    device = protocol.device_of(model)
+    images = data.test.images[: model.config.eval_images].to(device) * 2 - 1
+    labels = data.test.labels[: model.config.eval_images].to(device)
+    scheduler = diffusion_sampling.training_scheduler(model.config)
+    generator = training.generator(0, device)
+    total = 0.0
+    for t in EVAL_TIMESTEPS:
+        for x0, y in zip(images.split(EVAL_BATCH), labels.split(EVAL_BATCH)):
+            timesteps = torch.full((len(x0),), t, device=device)
+            x_t, target = _noised(scheduler, x0, timesteps, generator)
+            total += F.mse_loss(model(x_t, timesteps, y), target, reduction="sum").item() / x0[0].numel()
+    return {"test_denoising_mse": total / (len(images) * len(EVAL_TIMESTEPS))}
+
+
+def write_preview(model: ClassConditionalUNet, directory: Path) -> list[Path]:
+    images = sample(model, 40, seed=0, sampler="ddim", steps=50, guidance_scale=2.0)
+    return [previews.write_image_grid(images, Path(directory) / "diffusion.png")]
+
+
+FAMILY = protocol.Family(
+    name="diffusion",
+    unit="images",
+    presets=PRESETS,
+    knobs=(
+        protocol.BATCH_KNOB,
+        protocol.Knob("sampler", diffusion_sampling.SAMPLERS, "ddim", "DDPM (ancestral) or DDIM"),
+        protocol.Knob("steps", diffusion_sampling.INFERENCE_STEPS, 50, "denoising steps (UNet calls, x2 with guidance)"),
+        protocol.Knob("guidance_scale", (1.0, 2.0, 4.0), 2.0, "classifier-free guidance w; 1 skips the unconditional pass"),
+        protocol.Knob("eta", (0.0, 1.0), 0.0, "DDIM's noise: 0 deterministic, 1 DDPM-like"),
+        protocol.DTYPE_KNOB,
+    ),
+    ops=("ddpm_step", "ddim_step", "group_norm_silu", "attention"),
+    load_data=datasets.load_mnist,
+    build=build,
+    make_training_step=make_training_step,
+    sample=sample,
+    evaluate=evaluate,
+    write_preview=write_preview,
+)
