@@ -164,15 +164,16 @@ def decode_kernel_applies(seq_q: int, seq_k: int, num_heads: int, num_kv_heads: 
     return 1 <= seq_q <= MAX_DECODE_QUERIES and seq_k > 0 and not has_mask and packed_rows <= MAX_PACKED_ROWS
 
 
-def _num_splits(batch: int, num_kv_heads: int, seq_k: int, device: torch.device) -> tuple[int, int]:
-    """(num_splits, chunk_size): about two waves of programs over the GPU's SMs."""
-    if triton_mode.interpreted():  # a few splits, so the tests exercise the merge
+def split_plan(batch: int, num_kv_heads: int, seq_k: int, sms: int | None) -> tuple[int, int]:
+    """(num_splits, chunk_size) for ``sms`` streaming multiprocessors: about two waves of
+    programs, every chunk a multiple of the largest BLOCK_N. ``sms=None`` (the interpreter):
+    up to 4 splits of 16-key blocks, so that small tests exercise the merge."""
+    if sms is None:
         chunk = max(
             2 * INTERPRETED_BLOCK_N,
             triton.cdiv(triton.cdiv(seq_k, 4), INTERPRETED_BLOCK_N) * INTERPRETED_BLOCK_N,
         )
         return triton.cdiv(seq_k, chunk), chunk
-    sms = torch.cuda.get_device_properties(device).multi_processor_count
     wanted = min(MAX_SPLITS, triton.cdiv(2 * sms, batch * num_kv_heads), triton.cdiv(seq_k, CHUNK_MULTIPLE))
     chunk = triton.cdiv(triton.cdiv(seq_k, max(wanted, 1)), CHUNK_MULTIPLE) * CHUNK_MULTIPLE
     return triton.cdiv(seq_k, chunk), chunk
@@ -187,7 +188,12 @@ def flash_decoding(q, k, v, key_padding_mask, causal, scale, out, lse):
     group_size = num_heads // num_kv_heads
     head_dim_pad = max(16, triton.next_power_of_2(head_dim))
     block_m = max(16, triton.next_power_of_2(group_size * seq_q))
-    num_splits, chunk = _num_splits(batch, num_kv_heads, seq_k, q.device)
+    sms = (
+        None
+        if triton_mode.interpreted()
+        else torch.cuda.get_device_properties(q.device).multi_processor_count
+    )
+    num_splits, chunk = split_plan(batch, num_kv_heads, seq_k, sms)
     part_out = torch.empty(
         (batch, num_heads, seq_q, num_splits, head_dim_pad), device=q.device, dtype=torch.float32
     )

@@ -377,3 +377,12 @@ def test_kernels_compile_for_hopper_without_a_gpu():
                             cwd=Path(__file__).resolve().parents[2])  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.count(" ok") == 6
+
+
+@pytest.mark.skipif(not hasattr(attention, "flash_attention_fwd_tuned"), reason="needs triton")
+@pytest.mark.parametrize("head_dim_pad, seq_q", [(64, 16384), (128, 512), (256, 8192), (64, 16)])
+def test_autotune_pruning_keeps_valid_configs(head_dim_pad, seq_q):
+    configs = attention.flash_attention_fwd_tuned.configs
+    kept = attention._prune_fwd_configs(configs, {"seq_q_class": seq_q}, HEAD_DIM_PAD=head_dim_pad)
+    assert kept and all(c.kwargs["BLOCK_N"] <= 64 for c in kept if head_dim_pad == 256)
+    assert any(c.kwargs["BLOCK_M"] == 128 and c.num_stages >= 3 for c in kept) or seq_q < 128

@@ -136,3 +136,16 @@ def test_decode_refuses_empty_key_cache():
     with pytest.raises(KernelInputError, match="at least one key"):
         attention.attention_decode_triton(q, k, v)
     assert torch.equal(attention.attention_triton(q, k, v), torch.zeros_like(q))  # FA-2 handles it
+
+
+@pytest.mark.parametrize(
+    "batch, kv_heads, seq_k", [(1, 8, 65536), (8, 8, 8192), (32, 8, 1024), (1, 1, 100), (2, 4, 1)]
+)
+@pytest.mark.parametrize("sms", [132, None])  # an H100; None: the interpreter's plan
+def test_split_plan_covers_the_keys_once(batch, kv_heads, seq_k, sms):
+    splits, chunk = attention_decode.split_plan(batch, kv_heads, seq_k, sms)
+    assert (splits - 1) * chunk < seq_k <= splits * chunk  # no empty split at the end
+    assert chunk % (128 if sms else attention_decode.INTERPRETED_BLOCK_N) == 0
+    if sms:
+        assert splits <= attention_decode.MAX_SPLITS
+        assert batch * kv_heads * splits >= min(sms, batch * kv_heads * seq_k // 128)  # the GPU is kept busy
