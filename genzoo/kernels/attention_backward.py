@@ -333,17 +333,20 @@ if triton_mode.triton_available():
     attention_bwd_dq_tuned = triton.autotune(configs=_configs(), key=_KEY)(attention_bwd_dq_kernel)
 
 
-def flash_attention_backward(grad_out, q, k, v, out, lse, key_padding_mask, attn_mask, causal, scale):
-    """dQ, dK, dV (contiguous, in q's dtype). Inputs are checked by ``attention.py``: q, out,
-    grad_out [B, H, Nq, D]; k, v [B, Hkv, Nk, D]; lse [B, H, Nq] fp32 (natural log); masks None
-    or uint8 views, ``key_padding_mask`` [B, Nk], ``attn_mask`` expanded to [B, H, Nq, Nk]."""
+def flash_attention_backward(
+    grad_out, q, k, v, out, lse, key_padding_mask, attn_mask, causal, scale, grads=None
+):
+    """dQ, dK, dV in q's dtype, written into ``grads`` (contiguous, e.g. NaN-poisoned by a test)
+    or fresh tensors. Inputs are checked by ``attention.py``: q, out, grad_out [B, H, Nq, D];
+    k, v [B, Hkv, Nk, D]; lse [B, H, Nq] fp32 (natural log); masks None or uint8 views,
+    ``key_padding_mask`` [B, Nk], ``attn_mask`` expanded to [B, H, Nq, Nk]."""
     batch, num_heads, seq_q, head_dim = q.shape
     num_kv_heads, seq_k = k.shape[1], k.shape[2]
-    dq, dk, dv = (
-        torch.empty_like(q, memory_format=torch.contiguous_format),
-        torch.empty_like(k, memory_format=torch.contiguous_format),
-        torch.empty_like(v, memory_format=torch.contiguous_format),
-    )
+    if grads is None:
+        grads = tuple(torch.empty_like(t, memory_format=torch.contiguous_format) for t in (q, k, v))
+    dq, dk, dv = grads
+    if not all(g.is_contiguous() and g.shape == t.shape for g, t in zip(grads, (q, k, v))):
+        raise ValueError("grads must be contiguous tensors shaped like q, k, v")
     if q.numel() == 0 or k.numel() == 0:
         return dq.zero_(), dk.zero_(), dv.zero_()
     head_dim_pad = max(16, triton.next_power_of_2(head_dim))

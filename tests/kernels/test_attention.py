@@ -386,3 +386,29 @@ def test_autotune_pruning_keeps_valid_configs(head_dim_pad, seq_q):
     kept = attention._prune_fwd_configs(configs, {"seq_q_class": seq_q}, HEAD_DIM_PAD=head_dim_pad)
     assert kept and all(c.kwargs["BLOCK_N"] <= 64 for c in kept if head_dim_pad == 256)
     assert any(c.kwargs["BLOCK_M"] == 128 and c.num_stages >= 3 for c in kept) or seq_q < 128
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=str)
+def test_backward_kernels_write_every_gradient_element(dtype):
+    """dq, dk, dv poisoned with NaN before the launch: every element must be written."""
+    from genzoo.kernels.attention_backward import flash_attention_backward
+
+    seed = _seed()
+    q, k, v = _qkv(2, 4, 2, 19, 23, 40, dtype, seed)
+    mask = torch.rand(2, 1, 19, 23, generator=torch.Generator().manual_seed(seed)).to(DEVICE) < 0.7
+    out, lse = torch.ops.genzoo.attention_forward(q, k, v, None, mask.expand(2, 4, 19, 23), True, 0.2)
+    grad_out = torch.randn_like(out)
+    grads = tuple(torch.full_like(t, float("nan")) for t in (q, k, v))
+    flash_attention_backward(
+        grad_out, q, k, v, out, lse, None, mask.expand(2, 4, 19, 23).view(torch.uint8), True, 0.2, grads=grads
+    )
+    inputs = [t.detach().double().requires_grad_() for t in (q, k, v)]
+    reference = torch.autograd.grad(
+        attention.attention_eager(*inputs, True, 0.2, attn_mask=mask), inputs, grad_out.double()
+    )
+    eager_inputs = [t.detach().requires_grad_() for t in (q, k, v)]
+    eager = torch.autograd.grad(
+        attention.attention_eager(*eager_inputs, True, 0.2, attn_mask=mask), eager_inputs, grad_out
+    )
+    for name, g, ref, e in zip(("dq", "dk", "dv"), grads, reference, eager):
+        _assert_close(g, ref, e, dtype, name, seed)
