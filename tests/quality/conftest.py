@@ -1,0 +1,36 @@
+"""The tiny feature net and an image-quality reference on it, built once per session in a
+temporary cache directory (never the user's), for the tests that only read them."""
+
+from __future__ import annotations
+
+import pytest
+
+from genzoo.models.data import load_mnist
+from genzoo.quality.feature_net import PRESETS
+from genzoo.quality.image_quality import ImageQualityConfig, ImageQualityReference
+
+# small KID subsets: the tests check plumbing and direction, not KID's variance
+TINY_QUALITY = ImageQualityConfig(feature_net=PRESETS["tiny"], kid_subsets=4, kid_subset_size=200)
+
+
+@pytest.fixture(scope="session")
+def session_cache(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as patch:
+        path = tmp_path_factory.mktemp("genzoo_cache")
+        patch.setenv("GENZOO_CACHE_DIR", str(path))
+        yield path
+
+
+@pytest.fixture(scope="session")
+def mnist():
+    return load_mnist()
+
+
+@pytest.fixture(scope="session")
+def tiny_reference(session_cache) -> ImageQualityReference:
+    return ImageQualityReference(TINY_QUALITY)
+
+
+@pytest.fixture(scope="session")
+def tiny_net(tiny_reference):
+    return tiny_reference.trained.net

@@ -1,0 +1,148 @@
+"""FID and KID against closed forms on raw features, and torchmetrics' image path against them."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torchmetrics.image.fid import _compute_fid
+
+from genzoo.quality.feature_net import PenultimateFeatures, extract_features
+from genzoo.quality.fid import (
+    fid_metric,
+    frechet_distance,
+    gaussian_frechet_distance,
+    image_fid,
+    image_kid,
+    kid_metric,
+    polynomial_mmd2,
+)
+from genzoo.quality.inputs import QualityInputError
+
+
+def random_spd(dim: int, generator: torch.Generator) -> torch.Tensor:
+    a = torch.randn(dim, dim, generator=generator, dtype=torch.float64)
+    return a @ a.T + 0.1 * torch.eye(dim, dtype=torch.float64)
+
+
+@pytest.mark.parametrize("scale", [0.5, 1.0, 2.5])
+def test_shifted_and_scaled_gaussians_give_the_closed_form(scale):
+    # FD(N(mu, S), N(mu + delta, c^2 S)) = ||delta||^2 + (1 - c)^2 Tr(S): (c^2 S S)^(1/2) = c S
+    g = torch.Generator().manual_seed(int(scale * 10))
+    cov = random_spd(7, g)
+    mean, delta = torch.randn(2, 7, generator=g, dtype=torch.float64)
+    expected = delta.square().sum().item() + (1 - scale) ** 2 * cov.trace().item()
+    got = gaussian_frechet_distance(mean, cov, mean + delta, scale**2 * cov)
+    assert got == pytest.approx(expected, rel=1e-9, abs=1e-9)
+
+
+def test_diagonal_covariances_give_the_closed_form():
+    # commuting covariances: Tr(S_a + S_b - 2 (S_a S_b)^(1/2)) = sum (sqrt(a_i) - sqrt(b_i))^2
+    g = torch.Generator().manual_seed(1)
+    a, b = torch.rand(5, generator=g, dtype=torch.float64) + 0.1, torch.rand(5, generator=g, dtype=torch.float64)
+    mean_a, mean_b = torch.randn(5, generator=g), torch.randn(5, generator=g)
+    expected = (mean_a - mean_b).double().square().sum() + (a.sqrt() - b.sqrt()).square().sum()
+    assert gaussian_frechet_distance(mean_a, torch.diag(a), mean_b, torch.diag(b)) == pytest.approx(expected.item())
+
+
+def test_agrees_with_torchmetrics_formula_on_non_commuting_covariances():
+    g = torch.Generator().manual_seed(2)
+    cov_a, cov_b = random_spd(6, g), random_spd(6, g)
+    mean_a, mean_b = torch.randn(6, generator=g, dtype=torch.float64), torch.randn(6, generator=g, dtype=torch.float64)
+    theirs = _compute_fid(mean_a, cov_a, mean_b, cov_b).item()
+    assert gaussian_frechet_distance(mean_a, cov_a, mean_b, cov_b) == pytest.approx(theirs, rel=1e-8)
+
+
+def test_samples_of_shifted_gaussians_approach_the_closed_form():
+    g = torch.Generator().manual_seed(3)
+    n, dim = 20_000, 4
+    mix = torch.randn(dim, dim, generator=g)  # shared covariance S = mix mix^T
+    delta = torch.tensor([1.5, -1.0, 0.5, 2.0])
+    a = torch.randn(n, dim, generator=g) @ mix.T
+    b = torch.randn(n, dim, generator=g) @ mix.T + delta
+    # sampling error of means and covariances at n = 20k: a few hundredths on ||delta||^2 = 7.5
+    assert frechet_distance(a, b) == pytest.approx(delta.square().sum().item(), abs=0.1)
+
+
+def test_identical_feature_sets_have_zero_distance():
+    features = torch.randn(300, 16, generator=torch.Generator().manual_seed(4)) * 3 + 1
+    assert abs(frechet_distance(features, features.clone())) < 1e-9 * features.var(0).sum().item()
+
+
+def test_kid_matches_its_polynomial_closed_form_in_one_dimension():
+    # d = 1: k(x, y) = (xy + 1)^3 = sum_j C(3, j) x^j y^j, so for independent samples
+    # MMD^2 = sum_j C(3, j) (E a^j - E b^j)^2; for N(mu, 1): E x = mu, E x^2 = mu^2 + 1, E x^3 = mu^3 + 3 mu
+    g = torch.Generator().manual_seed(5)
+    mu_a, mu_b = 0.0, 0.6
+
+    def moments(mu: float) -> tuple[float, float, float]:
+        return mu, mu**2 + 1, mu**3 + 3 * mu
+
+    expected = sum(c * (x - y) ** 2 for c, x, y in zip((3, 3, 1), moments(mu_a), moments(mu_b)))
+    a = torch.randn(4000, 1, generator=g, dtype=torch.float64) + mu_a
+    b = torch.randn(4000, 1, generator=g, dtype=torch.float64) + mu_b
+    assert polynomial_mmd2(a, b) == pytest.approx(expected, rel=0.15)
+    same = polynomial_mmd2(a, torch.randn(4000, 1, generator=g, dtype=torch.float64) + mu_a)
+    assert abs(same) < 0.1 * expected
+
+
+def test_torchmetrics_image_fid_equals_the_reference_on_the_same_features(tiny_net, mnist):
+    real, generated = mnist.train.images[:400], mnist.test.images[:150].flip(-1)  # mirrored digits
+    metric = fid_metric(PenultimateFeatures(tiny_net), real)
+    expected = frechet_distance(extract_features(tiny_net, generated), extract_features(tiny_net, real))
+    assert image_fid(metric, generated) == pytest.approx(expected, rel=1e-4)
+    # reset() keeps the real side: a second generated set is scored against the same real set
+    assert image_fid(metric, real) < 1e-3 * expected
+    assert image_fid(metric, generated) == pytest.approx(expected, rel=1e-4)
+
+
+def test_torchmetrics_kid_with_one_full_subset_equals_the_reference(tiny_net, mnist):
+    real, generated = mnist.train.images[:200], mnist.test.images[:200].flip(-2)
+    metric = kid_metric(PenultimateFeatures(tiny_net), real, subsets=1, subset_size=200)
+    mean, std = image_kid(metric, generated)  # one subset of all 200: a permutation, same value
+    expected = polynomial_mmd2(extract_features(tiny_net, real), extract_features(tiny_net, generated))
+    assert mean == pytest.approx(expected, rel=1e-4)
+    assert std == 0.0
+
+
+def test_kid_is_seeded_and_leaves_the_global_rng_alone(tiny_net, mnist):
+    metric = kid_metric(PenultimateFeatures(tiny_net), mnist.train.images[:300], subsets=5, subset_size=100)
+    generated = mnist.test.images[:120]
+    state = torch.get_rng_state()
+    first = image_kid(metric, generated, seed=7)
+    assert torch.equal(torch.get_rng_state(), state)
+    assert image_kid(metric, generated, seed=7) == first
+    assert image_kid(metric, generated, seed=8) != first
+    assert metric.subset_size == 100  # restored after shrinking to the smaller side
+
+
+def test_noise_is_far_from_digits(tiny_net, mnist):
+    metric = fid_metric(PenultimateFeatures(tiny_net), mnist.train.images[:500])
+    held_out = image_fid(metric, mnist.test.images[:200])
+    noise = image_fid(metric, torch.rand(200, 1, 28, 28, generator=torch.Generator().manual_seed(9)))
+    assert noise > 5 * held_out > 0
+
+
+@pytest.mark.parametrize(
+    "a, b, needle",
+    [
+        (torch.randn(1, 3), torch.randn(5, 3), "features_a has 1 samples"),
+        (torch.randn(5, 3), torch.randn(5, 4), "features_b has 4"),
+        (torch.randn(5, 3), torch.full((5, 3), math.nan), "features_b has 15 non-finite"),
+        (torch.randn(5), torch.randn(5, 1), "features_a must have 2 dimensions"),
+        (torch.empty(0, 3), torch.randn(5, 3), "features_a is empty"),
+    ],
+)
+def test_bad_features_are_refused_by_name(a, b, needle):
+    for function in (frechet_distance, polynomial_mmd2):
+        with pytest.raises(QualityInputError, match=needle):
+            function(a, b)
+
+
+def test_bad_generated_images_are_refused_by_name(tiny_net, mnist):
+    metric = fid_metric(PenultimateFeatures(tiny_net), mnist.train.images[:50])
+    with pytest.raises(ValueError, match="generated has 1 samples"):
+        image_fid(metric, mnist.test.images[:1])
+    with pytest.raises(ValueError, match=r"generated has values in \[-1"):
+        image_fid(metric, mnist.test.images[:10] * 2 - 1)
