@@ -11,7 +11,9 @@ afresh instead of silently benchmarking a stale model.
 from __future__ import annotations
 
 import dataclasses
+import pickle
 import sys
+import warnings
 from pathlib import Path
 
 import torch
@@ -55,7 +57,7 @@ def save(path: Path, family: str, preset: str, model: nn.Module, data_sha256: st
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "metrics": dict(metrics),
         "log": log.as_dict(),
-        "versions": {"genzoo": genzoo.__version__, "torch": torch.__version__, "python": sys.version.split()[0]},
+        "versions": {"genzoo": genzoo.__version__, "torch": str(torch.__version__), "python": sys.version.split()[0]},
     }
     return storage.atomic_torch_save(payload, path)
 
@@ -77,7 +79,11 @@ def load(path: Path, family: str, preset: str, config: object, data_sha256: str,
     """The checkpoint at ``path`` as a ``Trained``, or None when it is absent or not a match."""
     if not Path(path).is_file():
         return None
-    stored = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        stored = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, EOFError, RuntimeError) as error:  # not written by this code
+        warnings.warn(f"ignoring unreadable checkpoint {path}: {error}", stacklevel=2)
+        return None
     if mismatch(stored, family, config, data_sha256) is not None:
         return None
     model = protocol.get(family).build(config)

@@ -16,7 +16,9 @@ installed, the attention processor.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import itertools
 from pathlib import Path
 
 import torch
@@ -38,7 +40,8 @@ EVAL_BATCH = 250
 
 @dataclasses.dataclass(frozen=True)
 class DiffusionConfig:
-    block_out_channels: tuple[int, ...] = (32, 64, 64)  # one level each: 28, 14, 7 pixels
+    # one level each at 28, 14, 7 pixels: as many FLOPs per level, the widest at the coarsest
+    block_out_channels: tuple[int, ...] = (16, 32, 64)
     layers_per_block: int = 1
     norm_num_groups: int = 8
     attention_head_dim: int = 16  # of the mid-block attention, at the lowest resolution
@@ -47,10 +50,11 @@ class DiffusionConfig:
     prediction_type: str = "epsilon"
     clip_sample: bool = True  # clip predicted x_0 to [-1, 1] while sampling
     class_dropout: float = 0.1
-    batch_size: int = 64
-    steps: int = 1500
+    batch_size: int = 32
+    steps: int = 2000
     learning_rate: float = 2e-3
     warmup_steps: int = 50
+    ema_decay: float = 0.995  # of the sampled weights; ~200 steps of memory for a short run
     autocast: str | None = None  # "bfloat16" on CUDA for the gpu preset
     seed: int = 0
     extra_seeds: tuple[int, ...] = ()
@@ -66,18 +70,24 @@ class DiffusionConfig:
 
 PRESETS = {
     "tiny": DiffusionConfig(
-        block_out_channels=(8, 16), norm_num_groups=4, attention_head_dim=8, batch_size=8, steps=3, eval_images=16
+        block_out_channels=(8, 16), norm_num_groups=4, attention_head_dim=8, batch_size=8, steps=3, ema_decay=0.5,
+        eval_images=16,
     ),
     "cpu": DiffusionConfig(),
     "gpu": DiffusionConfig(
         block_out_channels=(64, 128, 256), layers_per_block=2, norm_num_groups=32, attention_head_dim=32,
-        batch_size=256, steps=20000, learning_rate=5e-4, warmup_steps=500, autocast="bfloat16",
+        batch_size=256, steps=20000, learning_rate=5e-4, warmup_steps=500, ema_decay=0.9995, autocast="bfloat16",
     ),  # fmt: skip
 }
 
 
 class ClassConditionalUNet(nn.Module):
-    """eps(x_t, t, y): the UNet with its GroupNorm+SiLU pairs and attention on the registry."""
+    """eps(x_t, t, y): the UNet with its GroupNorm+SiLU pairs and attention on the registry.
+
+    ``unet`` holds the trained weights, ``ema_unet`` their exponential moving average (DDPM
+    sec. 4 samples from EMA weights too): calling the model, as sampling and evaluation do,
+    runs the average; the training step runs ``unet``.
+    """
 
     def __init__(self, config: DiffusionConfig):
         super().__init__()
@@ -97,9 +107,17 @@ class ClassConditionalUNet(nn.Module):
         )
         fuse_group_norm_silu(self.unet)
         use_genzoo_attention(self.unet)
+        self.ema_unet = copy.deepcopy(self.unet).requires_grad_(False)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor | int, labels: torch.Tensor) -> torch.Tensor:
-        return self.unet(x, t, class_labels=labels).sample
+        return self.ema_unet(x, t, class_labels=labels).sample
+
+    @torch.no_grad()
+    def update_ema(self, step: int) -> None:
+        """ema <- d ema + (1 - d) weights, with d warmed up as (1 + step) / (10 + step) so that
+        the first steps' random weights fade quickly."""
+        decay = min(self.config.ema_decay, (1 + step) / (10 + step))
+        torch._foreach_lerp_(list(self.ema_unet.parameters()), list(self.unet.parameters()), 1 - decay)
 
 
 def use_genzoo_attention(unet: UNet2DModel) -> None:
@@ -140,8 +158,9 @@ def make_training_step(model: ClassConditionalUNet, data: datasets.Mnist, genera
     labels = data.train.labels.to(device)
     scheduler = diffusion_sampling.training_scheduler(config)
     batches = training.batches(len(data.train), config.batch_size, generator)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=0.0)
+    optimizer = torch.optim.AdamW(model.unet.parameters(), lr=config.learning_rate, weight_decay=0.0)
     schedule = training.warmup_cosine(optimizer, config.warmup_steps, config.steps)
+    step_count = itertools.count()
 
     def step() -> dict[str, torch.Tensor]:
         index = next(batches)
@@ -150,10 +169,11 @@ def make_training_step(model: ClassConditionalUNet, data: datasets.Mnist, genera
         dropped = torch.rand(len(index), generator=generator, device=device) < config.class_dropout
         conditioning = torch.where(dropped, NULL_CLASS, labels[index])
         with training.autocast(device, config.autocast):
-            loss = F.mse_loss(model(x_t, timesteps, conditioning).float(), target)
+            loss = F.mse_loss(model.unet(x_t, timesteps, class_labels=conditioning).sample.float(), target)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        model.update_ema(next(step_count))
         schedule.step()
         return {"loss": loss.detach()}
 
@@ -211,7 +231,7 @@ def evaluate(model: ClassConditionalUNet, data: datasets.Mnist) -> dict[str, flo
 
 
 def write_preview(model: ClassConditionalUNet, directory: Path) -> list[Path]:
-    images = sample(model, 40, seed=0, sampler="ddim", steps=50, guidance_scale=2.0)
+    images = sample(model, 40, seed=0, sampler="ddpm", steps=100, guidance_scale=2.0)
     return [previews.write_image_grid(images, Path(directory) / "diffusion.png")]
 
 
