@@ -37,13 +37,7 @@ if triton_mode.triton_available():
     import triton
     import triton.language as tl
 
-    @triton.jit
-    def round_to_bf16(x):
-        """fp32 -> the nearest bf16 value (ties to even), kept in fp32: what a GPU's conversion
-        gives. The interpreter's own fp32 -> bf16 conversion truncates, doubling the error."""
-        bits = x.to(tl.uint32, bitcast=True)
-        bits = (bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000
-        return bits.to(tl.float32, bitcast=True)
+    from genzoo.kernels.bf16_rounding import round_to_bf16
 
     @triton.jit
     def for_store(x, DOT_MODE: tl.constexpr):

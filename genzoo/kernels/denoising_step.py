@@ -26,7 +26,7 @@ import math
 
 import torch
 
-from genzoo.kernels import registry, triton_mode
+from genzoo.kernels import bf16_rounding, registry, triton_mode
 from genzoo.kernels.validation import (
     KernelInputError,
     check_choice,
@@ -121,6 +121,8 @@ if triton_mode.triton_available():
     import triton
     import triton.language as tl
 
+    from genzoo.kernels.bf16_rounding import round_to_bf16
+
     @triton.jit
     def denoising_step_kernel(
         out_ptr, sample_ptr, cond_ptr, uncond_ptr, noise_ptr, n_elements,
@@ -128,7 +130,8 @@ if triton_mode.triton_available():
         x0_from_sample, x0_from_output, eps_from_sample, eps_from_output,
         out_from_x0, out_from_eps, out_from_sample, out_from_noise,
         clip_range,
-        HAS_UNCOND: tl.constexpr, HAS_NOISE: tl.constexpr, CLIP: tl.constexpr, BLOCK: tl.constexpr,
+        HAS_UNCOND: tl.constexpr, HAS_NOISE: tl.constexpr, CLIP: tl.constexpr, ROUND_BF16: tl.constexpr,
+        BLOCK: tl.constexpr,
     ):  # fmt: skip
         # int64 offsets: batches of images pass 2^31 elements on large GPUs
         offsets = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
@@ -145,6 +148,8 @@ if triton_mode.triton_available():
         result = out_from_x0 * x0 + out_from_eps * eps + out_from_sample * x
         if HAS_NOISE:
             result += out_from_noise * tl.load(noise_ptr + offsets, mask=mask).to(tl.float32)
+        if ROUND_BF16:
+            result = round_to_bf16(result)
         tl.store(out_ptr + offsets, result.to(out_ptr.dtype.element_ty), mask=mask)
 
 
@@ -185,7 +190,7 @@ def _launch(
         c.out_from_x0, c.out_from_eps, c.out_from_sample, c.out_from_noise,
         clip_sample_range,
         HAS_UNCOND=model_output_uncond is not None, HAS_NOISE=noise is not None,
-        CLIP=clip_sample, BLOCK=BLOCK,
+        CLIP=clip_sample, ROUND_BF16=bf16_rounding.needs_rounding(out.dtype), BLOCK=BLOCK,
     )  # fmt: skip
     return out
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from genzoo.kernels import registry, triton_mode
+from genzoo.kernels import bf16_rounding, registry, triton_mode
 from genzoo.kernels.validation import (
     FLOAT_DTYPES,
     KernelInputError,
@@ -32,11 +32,14 @@ if triton_mode.triton_available():
     import triton
     import triton.language as tl
 
+    from genzoo.kernels.bf16_rounding import round_to_bf16
+
     @triton.jit
     def group_norm_silu_kernel(
         x_ptr, weight_ptr, bias_ptr, out_ptr,
         group_size, channels_per_group, spatial_size, num_groups, eps,
-        HAS_WEIGHT: tl.constexpr, HAS_BIAS: tl.constexpr, SINGLE_BLOCK: tl.constexpr, BLOCK: tl.constexpr,
+        HAS_WEIGHT: tl.constexpr, HAS_BIAS: tl.constexpr, SINGLE_BLOCK: tl.constexpr, ROUND_BF16: tl.constexpr,
+        BLOCK: tl.constexpr,
     ):  # fmt: skip
         # one program per (sample n, group g); the group starts at (n * G + g) * group_size
         row = tl.program_id(0)
@@ -79,6 +82,8 @@ if triton_mode.triton_available():
             if HAS_BIAS:
                 y += tl.load(bias_ptr + channel, mask=mask).to(tl.float32)
             y = y * tl.sigmoid(y)  # SiLU
+            if ROUND_BF16:
+                y = round_to_bf16(y)
             tl.store(out_ptr + base + index, y.to(out_ptr.dtype.element_ty), mask=mask)
 
 
@@ -125,7 +130,8 @@ def group_norm_silu_triton(x, num_groups, weight=None, bias=None, eps=1e-5, *, o
     group_norm_silu_kernel[(batch * num_groups,)](
         x, x if weight is None else weight, x if bias is None else bias, out,
         group_size, channels // num_groups, spatial_size, num_groups, eps,
-        HAS_WEIGHT=weight is not None, HAS_BIAS=bias is not None, SINGLE_BLOCK=single_block, BLOCK=block,
+        HAS_WEIGHT=weight is not None, HAS_BIAS=bias is not None, SINGLE_BLOCK=single_block,
+        ROUND_BF16=bf16_rounding.needs_rounding(out.dtype), BLOCK=block,
         num_warps=8 if block >= 2048 else 4,
     )  # fmt: skip
     return out

@@ -10,7 +10,6 @@ registry, so an op is tested and benchmarked the moment it is registered.
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import dataclasses
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -170,9 +169,10 @@ class Selection:
         return self.fallback
 
 
-_SELECTION: contextvars.ContextVar[Selection] = contextvars.ContextVar(
-    "genzoo_backend", default=Selection()
-)
+# The selections in force, innermost last. A plain module-level stack rather than a ContextVar:
+# torch.compile(fullgraph=True) traces through a list read but not through ContextVar.get, and
+# models call the registry inside compiled code. The selection is therefore process-wide.
+_SELECTION: list[Selection] = [Selection()]
 
 
 @contextlib.contextmanager
@@ -190,21 +190,21 @@ def use(backend: str, *, fallback: str | None = "eager", ops: Sequence[str] | No
     if ops is not None:
         for name in ops:
             get(name)  # a typo must fail loudly, not select nothing
-    token = _SELECTION.set(Selection(backend, fallback, None if ops is None else frozenset(ops)))
+    _SELECTION.append(Selection(backend, fallback, None if ops is None else frozenset(ops)))
     try:
         yield
     finally:
-        _SELECTION.reset(token)
+        _SELECTION.pop()
 
 
 def current_backend(name: str) -> str:
     """The backend that ``call(name, ...)`` would run right now."""
-    return _SELECTION.get().backend_for(get(name))
+    return _SELECTION[-1].backend_for(get(name))
 
 
 def call(name: str, *args: Any, **kwargs: Any) -> Any:
     op = get(name)
-    return op.implementation(_SELECTION.get().backend_for(op))(*args, **kwargs)
+    return op.implementation(_SELECTION[-1].backend_for(op))(*args, **kwargs)
 
 
 class _OpNamespace:
