@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from genzoo import storage
-from genzoo.report import findings, html, markdown, plots
+from genzoo.report import claims, findings, html, markdown, plots
 from genzoo.results import MEASUREMENT_COLUMNS, PROVENANCE_COLUMNS, format_value, is_speed_metric
 from genzoo.results.store import RunDir, merge_results, run_labels
 
@@ -96,9 +96,9 @@ def build_report(sources: Sequence[Path]) -> Report:
             samples += [Sample(f"{run}: {p.stem}" if len(sources) > 1 else p.stem, p) for p in directory.sample_files()]
     return Report(
         sources=tuple(str(s) for s in sources),
-        findings=findings.findings(frame),
+        findings=[*findings.findings(frame), *claims.claims(frame)],
         op_tables=op_tables(frame),
-        other_tables=[*ceiling_tables(frame), *family_tables(frame)],
+        other_tables=[*ceiling_tables(frame), *cross_family_tables(frame), *family_tables(frame)],
         figures=plots.all_figures(frame),
         samples=samples,
         environment=environment_table(frame, fingerprints),
@@ -148,6 +148,14 @@ def ceiling_tables(frame: pd.DataFrame) -> list[Table]:
         display[origin] = rows[origin]
     display["measured"] = [format_value(v, u) for v, u in zip(rows["value"], rows["unit"])]
     return [Table("Measured ceilings", pd.DataFrame(display).astype(str).reset_index(drop=True))]
+
+
+def cross_family_tables(frame: pd.DataFrame) -> list[Table]:
+    best = claims.cross_family_table(frame)
+    if best.empty:
+        return []
+    shown = best.map(lambda v: f"{v:.4g}" if isinstance(v, float) else v).fillna("-")
+    return [Table("Cross-family: each family's best-quality point (eager, float32)", shown.astype(str))]
 
 
 def family_tables(frame: pd.DataFrame) -> list[Table]:
