@@ -39,7 +39,10 @@ def run_family(
     settings = plan.SETTINGS[preset]
     trained = checkpoint.ensure_trained_seeds(name, preset, device=device, progress=progress)
     family = protocol.get(name)
-    image_reference = quality.ImageQualityReference(quality.ImageQualityConfig(), device) if family.unit == "images" else None
+    image_reference = None
+    if family.unit == "images":
+        config = quality.ImageQualityConfig(feature_net=quality.FEATURE_NET_PRESETS[settings.feature_net])
+        image_reference = quality.ImageQualityReference(config, device)
     sweep = FamilySweep(family, trained[0].model, settings, device, image_reference)
     rows = _training_rows(trained)
     points = plan.points(name, settings, backends, FAMILY_BACKENDS[name])

@@ -29,10 +29,11 @@ class SweepSettings:
     ddim_steps: tuple[int, ...]
     guidance_scales: tuple[float, ...]
     batch_sizes: tuple[int, ...]
+    feature_net: str = "cpu"  # the quality feature net's preset: "tiny" only for tests of the plumbing
 
 
 SETTINGS = {
-    "tiny": SweepSettings(8, 4, 0.02, 2, 2, 1, 10, (5, 2), (1.0, 2.0), (1, 4)),
+    "tiny": SweepSettings(8, 4, 0.02, 2, 2, 1, 10, (5, 2), (1.0, 2.0), (1, 4), feature_net="tiny"),
     "cpu": SweepSettings(32, 32, 1.0, 3, 4, 2, 1000, (250, 100, 50, 20, 10), (1.0, 2.0, 4.0), (1, 16, 64)),
     "gpu": SweepSettings(2000, 250, 3.0, 10, 16, 50, 1000, (250, 100, 50, 20, 10), (1.0, 2.0, 4.0, 8.0), (1, 16, 64, 256)),
 }

@@ -1,0 +1,38 @@
+"""A whole family sweep on the tiny preset: every point yields a speed row, quality where asked,
+and a kernel-swap comparison for every non-baseline point."""
+
+from __future__ import annotations
+
+import pytest
+
+from genzoo import sweeps
+from genzoo.measurement import to_frame
+
+
+@pytest.fixture(scope="module")
+def vae_rows():
+    return to_frame(sweeps.run_family("vae", "tiny", backends=("eager", "triton"), progress=False))
+
+
+def test_speed_rows_for_every_point(vae_rows):
+    speed = vae_rows[vae_rows["metric"] == "images_per_s"]
+    assert (speed["value"] > 0).all()
+    assert set(speed["case"]) >= {"default", "batch=1", "batch=4"}
+    eager = speed[(speed["backend"] == "eager") & (speed["dtype"] == "float32")]
+    assert (eager["speedup_vs_eager"] == 1.0).all()
+
+
+def test_quality_and_anchors_beside_speed(vae_rows):
+    fid = vae_rows[(vae_rows["metric"] == "fid")]
+    assert {"vae", "anchor_real_held_out", "anchor_uniform_noise"} <= set(fid["subject"])
+    assert not vae_rows.duplicated(subset=["kind", "subject", "backend", "dtype", "case", "metric"]).any()
+    assert set(vae_rows.loc[vae_rows["subject"] == "vae", "metric"]) >= {"elbo", "latent_path_ratio", "train_seconds"}
+
+
+def test_bf16_and_interpreted_triton_are_compared_with_eager(vae_rows):
+    swaps = vae_rows[vae_rows["metric"] == "output_rel_l2_diff"]
+    bf16 = swaps[swaps["dtype"] == "bfloat16"]
+    assert len(bf16) == 1 and 0 < bf16["value"].iloc[0] < 0.1
+    triton = swaps[swaps["backend"] == "triton"]
+    assert len(triton) == 1 and triton["interpreted"].iloc[0] and triton["value"].iloc[0] < 1e-4
+    assert vae_rows[(vae_rows["backend"] == "triton") & (vae_rows["metric"] == "images_per_s")].empty
