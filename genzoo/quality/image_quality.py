@@ -3,8 +3,8 @@
 Given generated images [N, 1, 28, 28] in [0, 1], it computes, against the 4,500 training digits:
 
     fid, kid_mean, kid_std            distribution distance (fid.py), on the feature net
-    precision, recall                 fidelity / diversity, k-NN manifolds (precision_recall.py),
-                                      the real side subsampled to N (seeded) as the paper compares
+    precision, recall, density, coverage     fidelity / diversity on k-NN balls (precision_recall.py),
+                                      the real side subsampled to N (seeded), as the papers compare
     classifier_score                  inception-score analogue (classifier_scores.py)
     class_entropy_ratio, class_tv_from_uniform, missing_classes, mean_confidence   class balance
     hf_fraction, sharpness_ratio      high-frequency energy, and its ratio to the training digits'
@@ -47,7 +47,7 @@ class ImageQualityConfig:
     feature_net: FeatureNetConfig = PRESETS["cpu"]
     kid_subsets: int = 50  # torchmetrics' default is 100; 50 puts the std of the mean at ~1/7 of kid_std
     kid_subset_size: int = 1000  # Bińkowski et al.'s; shrinks to N for smaller sets
-    k: int = DEFAULT_K  # neighbours for precision / recall
+    k: int = DEFAULT_K  # neighbours for precision, recall, density, coverage
     sharpness_cutoff: float = DEFAULT_CUTOFF
     seed: int = 0  # KID subsets, the real subsample of precision / recall, the noise anchor
 
@@ -98,6 +98,8 @@ class ImageQualityReference:
             "kid_std": kid_std,
             "precision": pr.precision,
             "recall": pr.recall,
+            "density": pr.density,
+            "coverage": pr.coverage,
             "classifier_score": classifier_score(logits),
             "class_entropy_ratio": balance.entropy_ratio,
             "class_tv_from_uniform": balance.tv_from_uniform,

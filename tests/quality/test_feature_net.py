@@ -15,6 +15,7 @@ from genzoo.quality.feature_net import (
     _shift,
     accuracy,
     cache_path,
+    extract_features,
     load_or_train_feature_net,
 )
 
@@ -37,7 +38,9 @@ def test_penultimate_features_stay_in_eval_and_report_their_width():
     features = PenultimateFeatures(net).train()
     assert not features.training and features.num_features == PRESETS["tiny"].feature_dim
     images = torch.rand(5, 1, 28, 28)
-    assert torch.equal(features(images), net.features(images))
+    out = features(images)
+    assert out.dtype == torch.float64  # KID keeps what it gets; float32 would cancel
+    assert torch.equal(out, net.features(images).double())
     assert net(images).shape == (5, 10)
 
 
@@ -74,8 +77,10 @@ def test_training_is_seeded_and_leaves_the_global_rng_alone(mnist):
     assert all(torch.equal(a, b) for a, b in zip(first.net.parameters(), second.net.parameters()))
 
 
-def test_tiny_net_learns_something(tiny_reference):
+def test_tiny_net_learns_something_and_its_features_have_unit_mean_square(tiny_reference, mnist):
     assert tiny_reference.trained.held_out_accuracy > 0.6  # 10 classes: chance is 0.1
+    seen = mnist.train.images[: PRESETS["tiny"].train_subset]
+    assert extract_features(tiny_reference.trained.net, seen).square().mean().item() == pytest.approx(1.0, rel=1e-5)
 
 
 @pytest.mark.slow

