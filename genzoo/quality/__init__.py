@@ -2,7 +2,7 @@
 
 Images: ``image_quality.evaluate_images`` (FID, KID, precision/recall, classifier score, class
 balance, sharpness, with real and noise anchors) on the feature net of ``feature_net``.
-Text: ``text.bits_per_byte``, ``text.greedy_agreement``. VAE: ``latent_smoothness``. GAN:
+Text: ``text.bits_per_byte`` (with ``text.unigram_logits_fn`` as a reference), ``text.greedy_agreement``. VAE: ``latent_smoothness``. GAN:
 ``seed_spread``. Backends: ``kernel_swap``. Bad input raises ``inputs.QualityInputError``, a
 ``ValueError`` that names the argument.
 """
@@ -11,6 +11,8 @@ from genzoo.quality.anchors import NOISE_ANCHOR, REAL_ANCHOR, scale_position
 from genzoo.quality.classifier_scores import ClassBalance, class_balance, classifier_score
 from genzoo.quality.feature_net import (
     PRESETS as FEATURE_NET_PRESETS,
+)
+from genzoo.quality.feature_net import (
     FeatureNet,
     FeatureNetConfig,
     TrainedFeatureNet,
@@ -30,7 +32,12 @@ from genzoo.quality.latent_smoothness import LatentSmoothness, latent_smoothness
 from genzoo.quality.precision_recall import PrecisionRecall, precision_recall
 from genzoo.quality.seed_spread import LossCurveSpread, Spread, loss_curve_spread, oscillation, spread
 from genzoo.quality.sharpness import high_frequency_fraction, sharpness_ratio
-from genzoo.quality.text import bits_per_byte, greedy_agreement, greedy_continuation_agreement
+from genzoo.quality.text import (
+    bits_per_byte,
+    greedy_agreement,
+    greedy_continuation_agreement,
+    unigram_logits_fn,
+)
 
 __all__ = [
     "FEATURE_NET_PRESETS",
@@ -70,4 +77,5 @@ __all__ = [
     "scale_position",
     "sharpness_ratio",
     "spread",
+    "unigram_logits_fn",
 ]

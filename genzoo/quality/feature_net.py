@@ -186,7 +186,11 @@ def train_feature_net(config: FeatureNetConfig, mnist: Mnist) -> TrainedFeatureN
 
 
 def cache_path(config: FeatureNetConfig, data_sha256: str) -> Path:
-    identity = {"config": dataclasses.asdict(config), "architecture": ARCHITECTURE_VERSION, "data": data_sha256}
+    identity = {
+        "config": dataclasses.asdict(config),
+        "architecture": ARCHITECTURE_VERSION,
+        "data": data_sha256,
+    }
     key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:20]
     return cache_dir() / "feature_net" / f"feature_net-{key}.pt"
 

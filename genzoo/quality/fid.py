@@ -75,7 +75,9 @@ def polynomial_mmd2(features_a: torch.Tensor, features_b: torch.Tensor) -> float
     return (within_a + within_b - 2 * k_ab.mean()).item()
 
 
-def _feed(metric: FrechetInceptionDistance | KernelInceptionDistance, images: torch.Tensor, real: bool) -> None:
+def _feed(
+    metric: FrechetInceptionDistance | KernelInceptionDistance, images: torch.Tensor, real: bool
+) -> None:
     device = next(metric.inception.parameters()).device
     for chunk in images.split(FEATURE_BATCH):
         metric.update(chunk.to(device), real=real)

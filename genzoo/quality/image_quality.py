@@ -88,7 +88,9 @@ class ImageQualityReference:
         images = check_images("images", images, min_count=MIN_SAMPLES).to(self.device, torch.float32)
         net = self.trained.net
         kid_mean, kid_std = image_kid(self.kid, images, seed=self.config.seed)
-        pr = precision_recall(self._real_subset(images.shape[0]), extract_features(net, images), self.config.k)
+        pr = precision_recall(
+            self._real_subset(images.shape[0]), extract_features(net, images), self.config.k
+        )
         logits = classify(net, images)
         balance = class_balance(logits)
         hf = high_frequency_fraction(images, self.config.sharpness_cutoff).mean().item()
@@ -134,7 +136,9 @@ class ImageQualityReport:
 
     def position(self, metric: str) -> float | None:
         """0 = as good as held-out real data, 1 = as bad as noise (anchors.scale_position)."""
-        return anchors.scale_position(self.metrics[metric], self.real_anchor[metric], self.noise_anchor[metric])
+        return anchors.scale_position(
+            self.metrics[metric], self.real_anchor[metric], self.noise_anchor[metric]
+        )
 
 
 def _rows(values: dict[str, float], samples: int, note: str, **key: str) -> list[Measurement]:

@@ -27,7 +27,9 @@ def _check_float_tensor(name: str, tensor: object, ndim: int, min_count: int) ->
     if tensor.shape[0] == 0:
         raise QualityInputError(f"{name} is empty (shape {tuple(tensor.shape)})")
     if tensor.shape[0] < min_count:
-        raise QualityInputError(f"{name} has {tensor.shape[0]} samples; this metric needs at least {min_count}")
+        raise QualityInputError(
+            f"{name} has {tensor.shape[0]} samples; this metric needs at least {min_count}"
+        )
     if not torch.isfinite(tensor).all():
         bad = (~torch.isfinite(tensor)).sum().item()
         raise QualityInputError(f"{name} has {bad} non-finite values (NaN or inf)")
@@ -38,7 +40,9 @@ def check_images(name: str, images: object, min_count: int = 1) -> torch.Tensor:
     """``images``: [N, 1, 28, 28] floating point in [0, 1] with N >= ``min_count``."""
     images = _check_float_tensor(name, images, 4, min_count)
     if tuple(images.shape[1:]) != IMAGE_SHAPE:
-        raise QualityInputError(f"{name} must be [N, 1, 28, 28] MNIST-like images, got shape {tuple(images.shape)}")
+        raise QualityInputError(
+            f"{name} must be [N, 1, 28, 28] MNIST-like images, got shape {tuple(images.shape)}"
+        )
     low, high = images.min().item(), images.max().item()
     if low < 0.0 or high > 1.0:
         raise QualityInputError(
@@ -58,7 +62,9 @@ def check_features(name: str, features: object, min_count: int = 1) -> torch.Ten
 
 def check_same_width(name_a: str, a: torch.Tensor, name_b: str, b: torch.Tensor) -> None:
     if a.shape[1] != b.shape[1]:
-        raise QualityInputError(f"{name_a} has {a.shape[1]} features per sample but {name_b} has {b.shape[1]}")
+        raise QualityInputError(
+            f"{name_a} has {a.shape[1]} features per sample but {name_b} has {b.shape[1]}"
+        )
 
 
 def check_positive_int(name: str, value: object, minimum: int = 1) -> int:

@@ -43,7 +43,9 @@ def output_difference(eager: torch.Tensor, backend: torch.Tensor) -> OutputDiffe
         if tensor.numel() == 0:
             raise QualityInputError(f"{name} is empty (shape {tuple(tensor.shape)})")
     if eager.shape != backend.shape:
-        raise QualityInputError(f"backend has shape {tuple(backend.shape)} but eager has {tuple(eager.shape)}")
+        raise QualityInputError(
+            f"backend has shape {tuple(backend.shape)} but eager has {tuple(eager.shape)}"
+        )
     reference = eager.detach().double().cpu()
     if not torch.isfinite(reference).all():
         raise QualityInputError("eager has non-finite values: there is no reference to compare against")
@@ -82,14 +84,29 @@ def kernel_swap_rows(
     metric: MetricDelta | None = None,
 ) -> list[Measurement]:
     """``Measurement`` rows (kind "quality") for one model, one backend, one case."""
-    common = dict(kind="quality", subject=subject, backend=backend, dtype=dtype, case=case, unit="")
+    common = {
+        "kind": "quality",
+        "subject": subject,
+        "backend": backend,
+        "dtype": dtype,
+        "case": case,
+        "unit": "",
+    }
     rows = [
-        Measurement(metric="output_max_abs_diff", value=outputs.max_abs, note="vs eager, same seeds", **common),
-        Measurement(metric="output_rel_l2_diff", value=outputs.relative_l2, note="vs eager, same seeds", **common),
+        Measurement(
+            metric="output_max_abs_diff", value=outputs.max_abs, note="vs eager, same seeds", **common
+        ),
+        Measurement(
+            metric="output_rel_l2_diff", value=outputs.relative_l2, note="vs eager, same seeds", **common
+        ),
     ]
     if metric is not None:
         if not metric_name:
             raise QualityInputError("metric_name must name the metric whose delta is given")
         note = f"{metric_name}: eager {metric.eager:.6g}, {backend} {metric.backend:.6g}"
-        rows.append(Measurement(metric=f"{metric_name}_delta", value=metric.delta, error=metric.relative, note=note, **common))
+        rows.append(
+            Measurement(
+                metric=f"{metric_name}_delta", value=metric.delta, error=metric.relative, note=note, **common
+            )
+        )
     return rows

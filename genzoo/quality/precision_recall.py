@@ -82,7 +82,9 @@ def precision_recall(
     generated = check_features("generated_features", generated_features, min_count=k + 1).detach().double()
     check_same_width("real_features", real, "generated_features", generated)
     if real.device != generated.device:
-        raise QualityInputError(f"real_features is on {real.device} but generated_features on {generated.device}")
+        raise QualityInputError(
+            f"real_features is on {real.device} but generated_features on {generated.device}"
+        )
     real_balls_per_sample, real_balls_occupied = ball_membership(generated, real, knn_radii(real, k))
     generated_balls_per_real, _ = ball_membership(real, generated, knn_radii(generated, k))
     return PrecisionRecall(

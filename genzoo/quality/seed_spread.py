@@ -78,7 +78,9 @@ def loss_curve_spread(curves: Sequence[Sequence[float]]) -> LossCurveSpread:
     tensors = [_values(f"curves[{i}]", c, min_count=2) for i, c in enumerate(curves)]
     lengths = {t.numel() for t in tensors}
     if len(lengths) != 1:
-        raise QualityInputError(f"curves must all have the same length (steps), got lengths {sorted(lengths)}")
+        raise QualityInputError(
+            f"curves must all have the same length (steps), got lengths {sorted(lengths)}"
+        )
     stacked = torch.stack(tensors)  # [seeds, steps]
     return LossCurveSpread(
         oscillation=spread([oscillation(t.tolist()) for t in tensors], name="oscillation"),

@@ -52,5 +52,7 @@ def sharpness_ratio(generated: torch.Tensor, real: torch.Tensor, cutoff: float =
     generated_hf = high_frequency_fraction(check_images("generated", generated), cutoff).mean().item()
     real_hf = high_frequency_fraction(check_images("real", real), cutoff).mean().item()
     if real_hf == 0.0:
-        raise QualityInputError("real has no high-frequency energy at all (blank images?): no scale to compare to")
+        raise QualityInputError(
+            "real has no high-frequency energy at all (blank images?): no scale to compare to"
+        )
     return generated_hf / real_hf

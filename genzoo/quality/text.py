@@ -12,7 +12,11 @@ Bits per byte (the cross-entropy of the text under the model, in bits, per byte 
 The text is cut into consecutive windows of ``context_length`` inputs that overlap by one token,
 window w reading x[wC : wC + C] and predicting x[wC + 1 : wC + C + 1], so every byte after the
 first is predicted exactly once, with 0 to C - 1 bytes of context (less at a window's start than a
-sliding window would give; cheaper by a factor of C). Uniform guessing scores 8 bits per byte.
+sliding window would give; cheaper by a factor of C).
+
+Two reference points frame an LM's number: uniform guessing scores exactly 8 bits per byte, and a
+unigram model of the training bytes (``unigram_logits_fn``, add-one smoothed) scores what byte
+frequencies alone are worth; a trained LM must come in well under the latter.
 """
 
 from __future__ import annotations
@@ -45,8 +49,26 @@ def _logits(logits_fn: LogitsFn, inputs: torch.Tensor) -> torch.Tensor:
     logits = logits_fn(inputs)
     if not isinstance(logits, torch.Tensor) or logits.shape[:2] != inputs.shape or logits.ndim != 3:
         shape = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
-        raise QualityInputError(f"logits_fn must map tokens {tuple(inputs.shape)} to logits [B, T, V], got {shape}")
+        raise QualityInputError(
+            f"logits_fn must map tokens {tuple(inputs.shape)} to logits [B, T, V], got {shape}"
+        )
     return logits
+
+
+def unigram_logits_fn(train_tokens: torch.Tensor, vocab_size: int = 256) -> LogitsFn:
+    """The context-free reference model: log p(b) = log((count(b) + 1) / (N + V)) at every position."""
+    tokens = _check_tokens("train_tokens", train_tokens, ndim=1, min_length=1)
+    counts = torch.bincount(tokens.cpu(), minlength=vocab_size).double()
+    if counts.shape[0] != vocab_size:
+        raise QualityInputError(
+            f"train_tokens has ids up to {counts.shape[0] - 1}, beyond vocab_size {vocab_size}"
+        )
+    log_probs = ((counts + 1) / (counts.sum() + vocab_size)).log()
+
+    def logits_fn(inputs: torch.Tensor) -> torch.Tensor:
+        return log_probs.to(inputs.device).expand(*inputs.shape, vocab_size)
+
+    return logits_fn
 
 
 @torch.no_grad()
@@ -86,7 +108,9 @@ def greedy_agreement(logits_a: torch.Tensor, logits_b: torch.Tensor) -> float:
         if not isinstance(logits, torch.Tensor) or logits.ndim < 2 or logits.numel() == 0:
             raise QualityInputError(f"{name} must be a non-empty tensor [..., V]")
     if logits_a.shape != logits_b.shape:
-        raise QualityInputError(f"logits_a has shape {tuple(logits_a.shape)} but logits_b {tuple(logits_b.shape)}")
+        raise QualityInputError(
+            f"logits_a has shape {tuple(logits_a.shape)} but logits_b {tuple(logits_b.shape)}"
+        )
     return (logits_a.argmax(-1) == logits_b.argmax(-1).to(logits_a.device)).double().mean().item()
 
 
@@ -95,6 +119,7 @@ def greedy_decode(logits_fn: LogitsFn, prompt: torch.Tensor, steps: int, context
     """prompt [B, P] -> [B, P + steps], appending argmax tokens; the model sees the last
     ``context_length`` tokens. No KV cache: one full forward per step, for any logits function."""
     tokens = _check_tokens("prompt", prompt, ndim=2, min_length=1)
+    context_length = check_positive_int("context_length", context_length)
     for _ in range(check_positive_int("steps", steps)):
         logits = _logits(logits_fn, tokens[:, -context_length:])
         tokens = torch.cat([tokens, logits[:, -1].argmax(-1, keepdim=True).to(tokens.device)], dim=1)
@@ -123,5 +148,7 @@ def greedy_continuation_agreement(
     # index of the first False per row; a row of all True gives steps
     first = torch.where(same.all(dim=1), steps, (~same).int().argmax(dim=1))
     return ContinuationAgreement(
-        token_agreement=same.double().mean().item(), first_divergence=first.double().mean().item(), steps=steps
+        token_agreement=same.double().mean().item(),
+        first_divergence=first.double().mean().item(),
+        steps=steps,
     )

@@ -80,7 +80,9 @@ def test_training_is_seeded_and_leaves_the_global_rng_alone(mnist):
 def test_tiny_net_learns_something_and_its_features_have_unit_mean_square(tiny_reference, mnist):
     assert tiny_reference.trained.held_out_accuracy > 0.6  # 10 classes: chance is 0.1
     seen = mnist.train.images[: PRESETS["tiny"].train_subset]
-    assert extract_features(tiny_reference.trained.net, seen).square().mean().item() == pytest.approx(1.0, rel=1e-5)
+    assert extract_features(tiny_reference.trained.net, seen).square().mean().item() == pytest.approx(
+        1.0, rel=1e-5
+    )
 
 
 @pytest.mark.slow

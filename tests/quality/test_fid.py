@@ -40,16 +40,24 @@ def test_shifted_and_scaled_gaussians_give_the_closed_form(scale):
 def test_diagonal_covariances_give_the_closed_form():
     # commuting covariances: Tr(S_a + S_b - 2 (S_a S_b)^(1/2)) = sum (sqrt(a_i) - sqrt(b_i))^2
     g = torch.Generator().manual_seed(1)
-    a, b = torch.rand(5, generator=g, dtype=torch.float64) + 0.1, torch.rand(5, generator=g, dtype=torch.float64)
+    a, b = (
+        torch.rand(5, generator=g, dtype=torch.float64) + 0.1,
+        torch.rand(5, generator=g, dtype=torch.float64),
+    )
     mean_a, mean_b = torch.randn(5, generator=g), torch.randn(5, generator=g)
     expected = (mean_a - mean_b).double().square().sum() + (a.sqrt() - b.sqrt()).square().sum()
-    assert gaussian_frechet_distance(mean_a, torch.diag(a), mean_b, torch.diag(b)) == pytest.approx(expected.item())
+    assert gaussian_frechet_distance(mean_a, torch.diag(a), mean_b, torch.diag(b)) == pytest.approx(
+        expected.item()
+    )
 
 
 def test_agrees_with_torchmetrics_formula_on_non_commuting_covariances():
     g = torch.Generator().manual_seed(2)
     cov_a, cov_b = random_spd(6, g), random_spd(6, g)
-    mean_a, mean_b = torch.randn(6, generator=g, dtype=torch.float64), torch.randn(6, generator=g, dtype=torch.float64)
+    mean_a, mean_b = (
+        torch.randn(6, generator=g, dtype=torch.float64),
+        torch.randn(6, generator=g, dtype=torch.float64),
+    )
     theirs = _compute_fid(mean_a, cov_a, mean_b, cov_b).item()
     assert gaussian_frechet_distance(mean_a, cov_a, mean_b, cov_b) == pytest.approx(theirs, rel=1e-8)
 
@@ -83,8 +91,12 @@ def test_kid_equals_its_power_sum_form_in_one_dimension():
         return x.pow(j).sum().item()
 
     binomial = (1, 3, 3, 1)
-    within_a = sum(c * (power_sum(a, j) ** 2 - power_sum(a, 2 * j)) for j, c in enumerate(binomial)) / (m * (m - 1))
-    within_b = sum(c * (power_sum(b, j) ** 2 - power_sum(b, 2 * j)) for j, c in enumerate(binomial)) / (n * (n - 1))
+    within_a = sum(c * (power_sum(a, j) ** 2 - power_sum(a, 2 * j)) for j, c in enumerate(binomial)) / (
+        m * (m - 1)
+    )
+    within_b = sum(c * (power_sum(b, j) ** 2 - power_sum(b, 2 * j)) for j, c in enumerate(binomial)) / (
+        n * (n - 1)
+    )
     cross = sum(c * power_sum(a, j) * power_sum(b, j) for j, c in enumerate(binomial)) / (m * n)
     assert polynomial_mmd2(a, b) == pytest.approx(within_a + within_b - 2 * cross, rel=1e-9, abs=1e-12)
 

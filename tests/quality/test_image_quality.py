@@ -57,7 +57,12 @@ def test_blurred_digits_are_less_sharp(tiny_reference, mnist):
 
 def test_rows_cover_the_generated_set_and_both_anchors(tiny_reference, mnist):
     report = evaluate_images(
-        mnist.test.images[:120].flip(-1), tiny_reference, subject="vae", backend="triton", dtype="bfloat16", case="z=16"
+        mnist.test.images[:120].flip(-1),
+        tiny_reference,
+        subject="vae",
+        backend="triton",
+        dtype="bfloat16",
+        case="z=16",
     )
     frame = to_frame(report.rows)
     assert len(frame) == 3 * len(METRICS)

@@ -68,7 +68,13 @@ def test_degenerate_endpoints():
     [
         (lambda z: z, torch.zeros(2, 3), torch.zeros(3, 3), 8, "z_start has shape"),
         (lambda z: z, torch.zeros(2, 3), torch.zeros(2, 3), 1, "steps must be an integer >= 2"),
-        (lambda z: z[:3], torch.zeros(2, 3), torch.ones(2, 3), 8, "decoder must return one output per latent"),
+        (
+            lambda z: z[:3],
+            torch.zeros(2, 3),
+            torch.ones(2, 3),
+            8,
+            "decoder must return one output per latent",
+        ),
         (lambda z: z, torch.zeros(3), torch.ones(3), 8, "z_start must be"),
         (lambda z: z / 0, torch.zeros(2, 3), torch.ones(2, 3), 8, "non-finite values along the path"),
     ],

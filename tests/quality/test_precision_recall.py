@@ -86,7 +86,12 @@ def test_a_single_digit_class_has_low_recall_on_mnist_features(tiny_net, mnist):
 @pytest.mark.parametrize(
     "real, generated, k, needle",
     [
-        (torch.randn(3, 4), torch.randn(10, 4), 3, "real_features has 3 samples; this metric needs at least 4"),
+        (
+            torch.randn(3, 4),
+            torch.randn(10, 4),
+            3,
+            "real_features has 3 samples; this metric needs at least 4",
+        ),
         (torch.randn(10, 4), torch.randn(10, 5), 3, "generated_features has 5"),
         (torch.randn(10, 4), torch.randn(10, 4), 0, "k must be an integer >= 1"),
         (torch.randn(10, 4), torch.randn(0, 4), 3, "generated_features is empty"),

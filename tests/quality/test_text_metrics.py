@@ -7,8 +7,14 @@ import math
 import pytest
 import torch
 
+from genzoo.models.data import load_code_corpus
 from genzoo.quality.inputs import QualityInputError
-from genzoo.quality.text import bits_per_byte, greedy_agreement, greedy_continuation_agreement
+from genzoo.quality.text import (
+    bits_per_byte,
+    greedy_agreement,
+    greedy_continuation_agreement,
+    unigram_logits_fn,
+)
 
 
 def unigram(log_probs: torch.Tensor):
@@ -49,6 +55,18 @@ def test_a_model_that_knows_the_rule_needs_almost_no_bits():
     assert bits_per_byte(successor(), tokens.flip(0), context_length=32) > 50
 
 
+def test_unigram_reference_on_the_held_out_code():
+    corpus = load_code_corpus()
+    counts = torch.bincount(corpus.train.long(), minlength=256).double()
+    log2_p = ((counts + 1) / (counts.sum() + 256)).log2()
+    start = int(torch.randint(0, corpus.validation.shape[0] - 20_000, ()).item())
+    held_out = corpus.validation[start : start + 20_000]
+    expected = -log2_p[held_out[1:].long()].mean().item()
+    got = bits_per_byte(unigram_logits_fn(corpus.train), held_out, context_length=256, batch_size=16)
+    assert got == pytest.approx(expected, rel=1e-9)
+    assert 3.5 < got < 6.5  # source code: letters, spaces and punctuation, far from 8 bits
+
+
 def test_max_bytes_scores_a_prefix():
     g = torch.Generator().manual_seed(1)
     log_probs = torch.log_softmax(torch.randn(256, generator=g), 0)
@@ -70,7 +88,12 @@ def test_uint8_corpus_tokens_are_accepted():
         (unigram(torch.zeros(256)), torch.rand(10), {}, "tokens must hold integer token ids"),
         (unigram(torch.zeros(256)), torch.tensor([3]), {}, "tokens has 1 tokens"),
         (unigram(torch.zeros(256)), torch.randint(0, 9, (2, 5)), {}, "tokens must have 1 dimension"),
-        (unigram(torch.zeros(256)), torch.randint(0, 9, (20,)), {"context_length": 0}, "context_length must be"),
+        (
+            unigram(torch.zeros(256)),
+            torch.randint(0, 9, (20,)),
+            {"context_length": 0},
+            "context_length must be",
+        ),
         (lambda t: torch.zeros(t.shape[0], 256), torch.randint(0, 9, (20,)), {}, "logits_fn must map tokens"),
     ],
 )
