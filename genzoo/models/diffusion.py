@@ -31,6 +31,11 @@ from genzoo.models import data as datasets
 from genzoo.models import diffusion_sampling, previews, protocol, training
 from genzoo.models.fused_group_norm import fuse_group_norm_silu
 
+try:  # genzoo's attention processor (registers the registry op "attention")
+    from genzoo.integrations import diffusers_attention
+except ImportError:  # not installed: diffusers' own processor
+    diffusers_attention = None
+
 NUM_CLASSES = 10
 NULL_CLASS = NUM_CLASSES  # the "no class" label of classifier-free guidance
 IMAGE_SIZE = 28
@@ -70,7 +75,7 @@ class DiffusionConfig:
 
 PRESETS = {
     "tiny": DiffusionConfig(
-        block_out_channels=(8, 16), norm_num_groups=4, attention_head_dim=8, batch_size=8, steps=3, ema_decay=0.5,
+        block_out_channels=(8, 8, 16), norm_num_groups=4, attention_head_dim=8, batch_size=8, steps=3, ema_decay=0.5,
         eval_images=16,
     ),
     "cpu": DiffusionConfig(),
@@ -124,11 +129,9 @@ def use_genzoo_attention(unet: UNet2DModel) -> None:
     """Give every attention block genzoo's diffusers processor (registry op ``attention``); where
     that integration is not installed, diffusers' default processor stays. (UNet2DModel has no
     ``set_attn_processor``: each ``Attention`` module takes the processor itself.)"""
-    try:
-        from genzoo.integrations.diffusers_attention import GenzooAttnProcessor
-    except ImportError:
+    if diffusers_attention is None:
         return
-    processor = GenzooAttnProcessor()  # stateless: one serves every block
+    processor = diffusers_attention.GenzooAttnProcessor()  # stateless: one serves every block
     for module in unet.modules():
         if isinstance(module, Attention):
             module.set_processor(processor)

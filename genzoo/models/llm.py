@@ -25,6 +25,11 @@ from transformers import DynamicCache, GPT2Config, GPT2LMHeadModel
 from genzoo.models import data as datasets
 from genzoo.models import previews, protocol, training
 
+try:  # registers attn_implementation="genzoo" and the registry op "attention"
+    from genzoo.integrations import transformers_attention
+except ImportError:  # not installed: transformers' own attention
+    transformers_attention = None
+
 VOCAB_SIZE = 256  # bytes
 DEFAULT_PROMPT = b"def "
 PREVIEW_PROMPTS = (b"def ", b"class ", b"import ", b"    if ")
@@ -65,11 +70,7 @@ PRESETS = {
 def attention_implementation() -> str:
     """``"genzoo"`` (the registry's attention op) when its transformers integration is
     installed, else transformers' default, ``"sdpa"``."""
-    try:
-        from genzoo.integrations import transformers_attention
-    except ImportError:
-        return "sdpa"
-    return transformers_attention.ATTN_IMPLEMENTATION
+    return "sdpa" if transformers_attention is None else transformers_attention.ATTN_IMPLEMENTATION
 
 
 class ByteGPT(nn.Module):

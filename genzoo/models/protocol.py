@@ -32,6 +32,7 @@ import torch
 from torch import nn
 
 from genzoo.models import training
+from genzoo.tolerance import Tolerance
 
 PRESETS = ("tiny", "cpu", "gpu")
 FAMILY_MODULES = {
@@ -41,6 +42,9 @@ FAMILY_MODULES = {
     "vae": "genzoo.models.vae",
 }
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+# a whole model's float32 output under another backend, against eager's: hundreds of ops, each a
+# few roundoffs, some (fused kernels, attention) reassociated; sampling loops add them up
+BACKEND_OUTPUT_TOLERANCE = Tolerance(1e-4, "a whole model in fp32: hundreds of ops, reassociated by fused kernels")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,6 +125,19 @@ class Family:
             return training.run(step, config.steps if steps is None else steps, f"{self.name} seed {config.seed}", progress)
         finally:
             model.eval()
+
+    def backends(self) -> tuple[str, ...]:
+        """``eager`` and every backend that at least one of the family's ops implements: the
+        settings of ``kernels.use`` that can change what this family's models compute."""
+        from genzoo import kernels
+
+        available = {"eager"}
+        for op_name in self.ops:
+            try:
+                available.update(kernels.get(op_name).backends)
+            except KeyError:  # an op whose integration is not installed: the model does not call it
+                continue
+        return tuple(b for b in kernels.BACKENDS if b in available)
 
     def units_generated(self, n: int, knobs: Mapping[str, Any]) -> int:
         """Images, or new tokens, that one ``sample(model, n, ...)`` call makes."""
