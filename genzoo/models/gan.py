@@ -34,9 +34,9 @@ EVAL_BATCH = 250
 @dataclasses.dataclass(frozen=True)
 class GANConfig:
     latent_dim: int = 64
-    width: int = 64  # G: 2w channels at 7x7, w at 14x14; D: w at 14x14, 2w at 7x7
+    width: int = 32  # G: 2w channels at 7x7, w at 14x14; D: w at 14x14, 2w at 7x7
     batch_size: int = 64
-    steps: int = 1500
+    steps: int = 1500  # ~20 epochs of the 4,500 digits: about 30 ms a step on 2 cores
     learning_rate: float = 2e-4
     beta1: float = 0.5
     seed: int = 0

@@ -32,12 +32,12 @@ EVAL_BATCH = 250
 
 @dataclasses.dataclass(frozen=True)
 class VAEConfig:
-    width: int = 32  # channels at 28x28; 2x at 14x14 and 7x7
+    width: int = 16  # channels at 28x28; 2x at 14x14 and 7x7
     latent_dim: int = 16
-    groups: int = 8  # GroupNorm groups; divides width
+    groups: int = 4  # GroupNorm groups; divides width
     likelihood: str = "bernoulli"
-    batch_size: int = 128
-    steps: int = 1200
+    batch_size: int = 64
+    steps: int = 2000  # ~28 epochs of the 4,500 digits: about 25 ms a step on 2 cores
     learning_rate: float = 2e-3
     warmup_steps: int = 50
     seed: int = 0

@@ -40,9 +40,11 @@ def diffusers_loop(scheduler, x, labels, guidance_scale, eta, noises):
     "sampler, steps, eta, guidance_scale, prediction_type",
     [
         ("ddim", 10, 0.0, 3.0, "epsilon"),
+        ("ddim", 10, 0.0, 2.0, "v_prediction"),
         ("ddim", 7, 0.6, 1.0, "v_prediction"),
         ("ddim", 20, 1.0, 2.0, "epsilon"),
         ("ddpm", 10, 0.0, 2.5, "epsilon"),
+        ("ddpm", 12, 0.0, 2.0, "v_prediction"),
         ("ddpm", 13, 0.0, 1.0, "sample"),
     ],
 )

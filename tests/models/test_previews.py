@@ -32,7 +32,7 @@ def test_grid_png_and_text_samples_are_written(tmp_path):
 def test_every_family_writes_its_preview(tiny, tmp_path, monkeypatch):
     from genzoo.models import diffusion, protocol
 
-    # the diffusion preview's 100 denoising steps take long even for the tiny UNet: 2 here
+    # the diffusion preview's 50 denoising steps of 40 images take long even for the tiny UNet: 2 here
     full_sample = diffusion.sample
     monkeypatch.setattr(diffusion, "sample", lambda *args, **knobs: full_sample(*args, **{**knobs, "steps": 2}))
     for name in protocol.names():
