@@ -56,7 +56,9 @@ def test_model(model_point, device, workbench, eager_outputs, eager_medians, syn
         rounds = _rounds(point, benchmark._timer() - first)
         accuracy = model_benchmark.OutputError(None, None)
         if point.task == "generate":
-            accuracy = model_benchmark.output_error(point, workbench.error_output(point, result), eager_outputs)
+            accuracy = model_benchmark.output_error(
+                point, workbench.error_output(point, result), eager_outputs
+            )
         peak = model_benchmark.peak_memory_bytes(call, device)
         benchmark.pedantic(call, rounds=rounds, iterations=1, warmup_rounds=0)
 
@@ -64,11 +66,23 @@ def test_model(model_point, device, workbench, eager_outputs, eager_medians, syn
     if point.backend == "eager":
         eager_medians[point.baseline_key] = stats.median
     row = model_benchmark.measurement(
-        point, stats.median, stats.q1, stats.q3, stats.rounds, accuracy, eager_medians.get(point.baseline_key), peak
+        point,
+        stats.median,
+        stats.q1,
+        stats.q3,
+        stats.rounds,
+        accuracy,
+        eager_medians.get(point.baseline_key),
+        peak,
     )
     benchmark.extra_info.update(dataclasses.asdict(row))
     benchmark.extra_info.update(
-        {row.metric: row.value, "peak_memory_bytes": peak[0], "preset": point.preset, "error_vs_eager": accuracy.error}
+        {
+            row.metric: row.value,
+            "peak_memory_bytes": peak[0],
+            "preset": point.preset,
+            "error_vs_eager": accuracy.error,
+        }
     )
     assert math.isfinite(row.value)
     assert accuracy.within_tolerance is not False, (

@@ -7,6 +7,8 @@ import argparse
 import time
 from pathlib import Path
 
+import torch
+
 from genzoo.models import checkpoint, protocol
 
 NAME = "train"
@@ -16,12 +18,20 @@ HELP = "train the reference models of the families (default: all four) and cache
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("families", nargs="*", metavar="FAMILY",
                         help=f"families to train (default: all of {', '.join(protocol.names())})")  # fmt: skip
-    parser.add_argument("--preset", choices=protocol.PRESETS, default="cpu", help="model/training size (default: cpu)")
-    parser.add_argument("--force", action="store_true", help="retrain even when a matching checkpoint is cached")
-    parser.add_argument("--cache-dir", type=Path, help="where checkpoints live (default: <genzoo cache>/models)")
+    parser.add_argument(
+        "--preset", choices=protocol.PRESETS, default="cpu", help="model/training size (default: cpu)"
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="retrain even when a matching checkpoint is cached"
+    )
+    parser.add_argument(
+        "--cache-dir", type=Path, help="where checkpoints live (default: <genzoo cache>/models)"
+    )
     parser.add_argument("--samples-dir", type=Path, help="write each family's sample grid / text here")
     parser.add_argument("--device", help="cuda or cpu (default: cuda when available)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's, one per core); "
+                        "1 is faster on cores other jobs are using")  # fmt: skip
 
 
 def main(args: argparse.Namespace) -> int:
@@ -30,13 +40,22 @@ def main(args: argparse.Namespace) -> int:
     if unknown:
         print(f"genzoo train: unknown families {unknown}; known: {', '.join(protocol.names())}")
         return 2
+    if args.threads:
+        torch.set_num_threads(args.threads)
     total = 0.0
     for name in families:
         start = time.perf_counter()
         trained = checkpoint.ensure_trained_seeds(
-            name, args.preset, directory=args.cache_dir, device=args.device, progress=not args.quiet, force=args.force
+            name,
+            args.preset,
+            directory=args.cache_dir,
+            device=args.device,
+            progress=not args.quiet,
+            force=args.force,
         )
-        written = protocol.get(name).write_preview(trained[0].model, args.samples_dir) if args.samples_dir else []
+        written = (
+            protocol.get(name).write_preview(trained[0].model, args.samples_dir) if args.samples_dir else []
+        )
         elapsed = time.perf_counter() - start
         total += elapsed
         for run in trained:
@@ -45,6 +64,8 @@ def main(args: argparse.Namespace) -> int:
         for path in written:
             print(f"{name}: wrote {path}")
         source = "trained now" if any(r.trained_now for r in trained) else "from the cache"
-        print(f"{name}: {elapsed:.1f} s ({source}; training took {sum(r.log.seconds for r in trained):.1f} s)")
+        print(
+            f"{name}: {elapsed:.1f} s ({source}; training took {sum(r.log.seconds for r in trained):.1f} s)"
+        )
     print(f"all: {total:.1f} s")
     return 0

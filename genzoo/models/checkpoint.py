@@ -47,7 +47,15 @@ def checkpoint_path(family: str, preset: str, seed: int, directory: Path | None 
     return models_dir(directory) / f"{family}-{preset}-seed{seed}.pt"
 
 
-def save(path: Path, family: str, preset: str, model: nn.Module, data_sha256: str, metrics: dict[str, float], log: training.TrainingLog) -> Path:
+def save(
+    path: Path,
+    family: str,
+    preset: str,
+    model: nn.Module,
+    data_sha256: str,
+    metrics: dict[str, float],
+    log: training.TrainingLog,
+) -> Path:
     payload = {
         "format": FORMAT_VERSION,
         "family": family,
@@ -57,7 +65,11 @@ def save(path: Path, family: str, preset: str, model: nn.Module, data_sha256: st
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "metrics": dict(metrics),
         "log": log.as_dict(),
-        "versions": {"genzoo": genzoo.__version__, "torch": str(torch.__version__), "python": sys.version.split()[0]},
+        "versions": {
+            "genzoo": genzoo.__version__,
+            "torch": str(torch.__version__),
+            "python": sys.version.split()[0],
+        },
     }
     return storage.atomic_torch_save(payload, path)
 
@@ -75,7 +87,9 @@ def mismatch(stored: dict, family: str, config: object, data_sha256: str) -> str
     return None
 
 
-def load(path: Path, family: str, preset: str, config: object, data_sha256: str, device: torch.device | str = "cpu") -> Trained | None:
+def load(
+    path: Path, family: str, preset: str, config: object, data_sha256: str, device: torch.device | str = "cpu"
+) -> Trained | None:
     """The checkpoint at ``path`` as a ``Trained``, or None when it is absent or not a match."""
     if not Path(path).is_file():
         return None
@@ -121,7 +135,9 @@ def ensure_trained_seeds(
             metrics = {f"train_{name}": value for name, value in log.final().items()}
             metrics.update(spec.evaluate(model, data))
             save(path, family, preset, model, data.sha256, metrics, log)
-            found = Trained(family, preset, config, model.eval(), data.sha256, metrics, log, path, trained_now=True)
+            found = Trained(
+                family, preset, config, model.eval(), data.sha256, metrics, log, path, trained_now=True
+            )
         trained.append(found)
     return trained
 

@@ -78,14 +78,27 @@ class DiffusionConfig:
 
 PRESETS = {
     "tiny": DiffusionConfig(
-        block_out_channels=(8, 8, 16), norm_num_groups=4, attention_head_dim=8, batch_size=8, steps=3, ema_decay=0.5,
+        block_out_channels=(8, 8, 16),
+        norm_num_groups=4,
+        attention_head_dim=8,
+        batch_size=8,
+        steps=3,
+        ema_decay=0.5,
         eval_images=16,
     ),
     "cpu": DiffusionConfig(),
     "gpu": DiffusionConfig(
-        block_out_channels=(64, 128, 256), layers_per_block=2, norm_num_groups=32, attention_head_dim=32,
-        batch_size=256, steps=20000, learning_rate=5e-4, warmup_steps=500, ema_decay=0.9995, autocast="bfloat16",
-    ),  # fmt: skip
+        block_out_channels=(64, 128, 256),
+        layers_per_block=2,
+        norm_num_groups=32,
+        attention_head_dim=32,
+        batch_size=256,
+        steps=20000,
+        learning_rate=5e-4,
+        warmup_steps=500,
+        ema_decay=0.9995,
+        autocast="bfloat16",
+    ),
 }
 
 
@@ -170,7 +183,9 @@ def make_training_step(model: ClassConditionalUNet, data: datasets.Mnist, genera
 
     def step() -> dict[str, torch.Tensor]:
         index = next(batches)
-        timesteps = torch.randint(config.num_train_timesteps, (len(index),), generator=generator, device=device)
+        timesteps = torch.randint(
+            config.num_train_timesteps, (len(index),), generator=generator, device=device
+        )
         x_t, target = _noised(scheduler, images[index], timesteps, generator)
         dropped = torch.rand(len(index), generator=generator, device=device) < config.class_dropout
         conditioning = torch.where(dropped, NULL_CLASS, labels[index])
@@ -211,7 +226,9 @@ def sample(
     generator = training.generator(seed, device)
     labels = default_labels(n, device) if labels is None else labels.to(device)
     scheduler = diffusion_sampling.sampling_scheduler(model.config, sampler, steps)
-    x = torch.randn(n, 1, IMAGE_SIZE, IMAGE_SIZE, generator=generator, device=device).to(protocol.dtype_of(model))
+    x = torch.randn(n, 1, IMAGE_SIZE, IMAGE_SIZE, generator=generator, device=device).to(
+        protocol.dtype_of(model)
+    )
     x = diffusion_sampling.denoise(
         model, x * scheduler.init_noise_sigma, labels, NULL_CLASS, scheduler, generator,
         guidance_scale=guidance_scale, eta=eta,
@@ -250,8 +267,15 @@ FAMILY = protocol.Family(
         # DDPM by default: on these short-trained nets DDIM's deterministic path keeps the
         # errors that DDPM's fresh noise washes out, most under guidance (results/ grids)
         protocol.Knob("sampler", diffusion_sampling.SAMPLERS, "ddpm", "DDPM (ancestral) or DDIM"),
-        protocol.Knob("steps", diffusion_sampling.INFERENCE_STEPS, 50, "denoising steps (UNet calls, x2 with guidance)"),
-        protocol.Knob("guidance_scale", (1.0, 2.0, 4.0), 2.0, "classifier-free guidance w; 1 skips the unconditional pass"),
+        protocol.Knob(
+            "steps", diffusion_sampling.INFERENCE_STEPS, 50, "denoising steps (UNet calls, x2 with guidance)"
+        ),
+        protocol.Knob(
+            "guidance_scale",
+            (1.0, 2.0, 4.0),
+            2.0,
+            "classifier-free guidance w; 1 skips the unconditional pass",
+        ),
         protocol.Knob("eta", (0.0, 1.0), 0.0, "DDIM's noise: 0 deterministic, 1 DDPM-like"),
         protocol.DTYPE_KNOB,
     ),

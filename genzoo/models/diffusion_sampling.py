@@ -40,13 +40,13 @@ def sampling_scheduler(config, sampler: str, steps: int) -> DDPMScheduler | DDIM
         raise ValueError(f"sampler must be one of {SAMPLERS}, got {sampler!r}")
     if not 1 <= steps <= config.num_train_timesteps:
         raise ValueError(f"steps must lie in 1..{config.num_train_timesteps}, got {steps}")
-    settings = dict(
-        num_train_timesteps=config.num_train_timesteps,
-        beta_schedule=config.beta_schedule,
-        prediction_type=config.prediction_type,
-        clip_sample=config.clip_sample,
-        clip_sample_range=1.0,
-    )
+    settings = {
+        "num_train_timesteps": config.num_train_timesteps,
+        "beta_schedule": config.beta_schedule,
+        "prediction_type": config.prediction_type,
+        "clip_sample": config.clip_sample,
+        "clip_sample_range": 1.0,
+    }
     scheduler = DDPMScheduler(**settings) if sampler == "ddpm" else DDIMScheduler(**settings)
     scheduler.set_timesteps(steps)
     return scheduler
@@ -93,20 +93,28 @@ def denoise(
         else:
             output, output_uncond = unet_forward(x, t, labels), None
         alpha_prod_t, alpha_prod_t_prev = step_alphas(scheduler, t)
-        common = dict(
-            prediction_type=config.prediction_type,
-            clip_sample=config.clip_sample,
-            clip_sample_range=config.clip_sample_range,
-            model_output_uncond=None if output_uncond is None else output_uncond.contiguous(),
-            guidance_scale=guidance_scale,
-        )
+        common = {
+            "prediction_type": config.prediction_type,
+            "clip_sample": config.clip_sample,
+            "clip_sample_range": config.clip_sample_range,
+            "model_output_uncond": None if output_uncond is None else output_uncond.contiguous(),
+            "guidance_scale": guidance_scale,
+        }
         output = output.contiguous()
         if is_ddpm:  # DDPM adds noise on every step but the last (t = 0)
             noise = _gaussian(x.shape, generator, x) if t > 0 else None
             x = kernels.ops.ddpm_step(
-                output, x, alpha_prod_t, alpha_prod_t_prev, noise=noise, variance_type=config.variance_type, **common
+                output,
+                x,
+                alpha_prod_t,
+                alpha_prod_t_prev,
+                noise=noise,
+                variance_type=config.variance_type,
+                **common,
             )
         else:
             noise = _gaussian(x.shape, generator, x) if eta > 0 else None
-            x = kernels.ops.ddim_step(output, x, alpha_prod_t, alpha_prod_t_prev, eta=eta, noise=noise, **common)
+            x = kernels.ops.ddim_step(
+                output, x, alpha_prod_t, alpha_prod_t_prev, eta=eta, noise=noise, **common
+            )
     return x

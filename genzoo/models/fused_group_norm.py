@@ -33,7 +33,9 @@ class GroupNormSiLU(nn.GroupNorm):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.contiguous()  # the op takes NCHW-contiguous input; CPU convolutions may hand channels-last
-        if torch.is_grad_enabled() and (x.requires_grad or (self.weight is not None and self.weight.requires_grad)):
+        if torch.is_grad_enabled() and (
+            x.requires_grad or (self.weight is not None and self.weight.requires_grad)
+        ):
             # the fused kernels are forward-only (no backward): training differentiates eager code
             return kernels.get("group_norm_silu").eager(x, self.num_groups, self.weight, self.bias, self.eps)
         return kernels.ops.group_norm_silu(x, self.num_groups, self.weight, self.bias, self.eps)
@@ -76,7 +78,10 @@ def fuse_group_norm_silu(unet: nn.Module) -> int:
         block.nonlinearity = nn.Identity()
         fused += 2
     # the output head: conv_out(conv_act(conv_norm_out(h)))
-    if type(getattr(unet, "conv_norm_out", None)) is nn.GroupNorm and type(getattr(unet, "conv_act", None)) is nn.SiLU:
+    if (
+        type(getattr(unet, "conv_norm_out", None)) is nn.GroupNorm
+        and type(getattr(unet, "conv_act", None)) is nn.SiLU
+    ):
         unet.conv_norm_out = GroupNormSiLU.replacing(unet.conv_norm_out)
         unet.conv_act = nn.Identity()
         fused += 1

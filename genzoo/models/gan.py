@@ -113,7 +113,9 @@ def build(config: GANConfig) -> ConditionalDCGAN:
         return ConditionalDCGAN(config).eval()
 
 
-def _latents(n: int, config: GANConfig, generator: torch.Generator, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+def _latents(
+    n: int, config: GANConfig, generator: torch.Generator, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
     z = torch.randn(n, config.latent_dim, generator=generator, device=device)
     labels = torch.randint(NUM_CLASSES, (n,), generator=generator, device=device)
     return z, labels
@@ -125,7 +127,7 @@ def make_training_step(model: ConditionalDCGAN, data: datasets.Mnist, generator:
     images = data.train.images.to(device) * 2 - 1  # Tanh range
     labels = data.train.labels.to(device)
     batches = training.batches(len(data.train), config.batch_size, generator)
-    adam = dict(lr=config.learning_rate, betas=(config.beta1, 0.999))
+    adam = {"lr": config.learning_rate, "betas": (config.beta1, 0.999)}
     g_optimizer = torch.optim.Adam(model.generator.parameters(), **adam)
     d_optimizer = torch.optim.Adam(model.discriminator.parameters(), **adam)
     G, D = model.generator, model.discriminator
@@ -135,7 +137,10 @@ def make_training_step(model: ConditionalDCGAN, data: datasets.Mnist, generator:
         z, fake_labels = _latents(config.batch_size, config, generator, device)
         fake = G(z, fake_labels)
         # 1. discriminator: real up, fake down (fake detached: no generator gradient here)
-        d_loss = F.softplus(-D(images[index], labels[index])).mean() + F.softplus(D(fake.detach(), fake_labels)).mean()
+        d_loss = (
+            F.softplus(-D(images[index], labels[index])).mean()
+            + F.softplus(D(fake.detach(), fake_labels)).mean()
+        )
         d_optimizer.zero_grad(set_to_none=True)
         d_loss.backward()
         d_optimizer.step()
@@ -156,7 +161,12 @@ def default_labels(n: int, device: torch.device) -> torch.Tensor:
 
 @torch.no_grad()
 def sample(
-    model: ConditionalDCGAN, n: int, seed: int, *, labels: torch.Tensor | None = None, dtype: str | torch.dtype | None = None
+    model: ConditionalDCGAN,
+    n: int,
+    seed: int,
+    *,
+    labels: torch.Tensor | None = None,
+    dtype: str | torch.dtype | None = None,
 ) -> torch.Tensor:
     """Generated digits of ``labels`` (default 0..9 repeated): [n, 1, 28, 28] float32 in [0, 1]."""
     model = protocol.cast(model, dtype)
@@ -175,7 +185,7 @@ def evaluate(model: ConditionalDCGAN, data: datasets.Mnist) -> dict[str, float]:
     images = data.test.images[: config.eval_images].to(device) * 2 - 1
     labels = data.test.labels[: config.eval_images].to(device)
     generator = training.generator(0, device)
-    sums = dict(d_loss_real=0.0, d_loss_fake=0.0, d_accuracy_real=0.0, d_accuracy_fake=0.0)
+    sums = {"d_loss_real": 0.0, "d_loss_fake": 0.0, "d_accuracy_real": 0.0, "d_accuracy_fake": 0.0}
     for real, real_labels in zip(images.split(EVAL_BATCH), labels.split(EVAL_BATCH)):
         z, fake_labels = _latents(len(real), config, generator, device)
         real_logits = model.discriminator(real, real_labels)

@@ -61,9 +61,16 @@ PRESETS = {
     "tiny": LLMConfig(context=48, width=32, layers=1, heads=2, batch_size=4, steps=4, eval_windows=4),
     "cpu": LLMConfig(),
     "gpu": LLMConfig(
-        context=512, width=512, layers=8, heads=8, batch_size=64, steps=10000, learning_rate=1e-3,
-        warmup_steps=500, autocast="bfloat16",
-    ),  # fmt: skip
+        context=512,
+        width=512,
+        layers=8,
+        heads=8,
+        batch_size=64,
+        steps=10000,
+        learning_rate=1e-3,
+        warmup_steps=500,
+        autocast="bfloat16",
+    ),
 }
 
 
@@ -186,7 +193,9 @@ def evaluate(model: ByteGPT, data: datasets.CodeCorpus) -> dict[str, float]:
     """Next-byte loss on the held-out modules, over evenly spaced windows (no randomness)."""
     config = model.config
     corpus = data.validation.to(protocol.device_of(model))
-    offsets = torch.linspace(0, len(corpus) - (config.context + 1), config.eval_windows, device=corpus.device).long()
+    offsets = torch.linspace(
+        0, len(corpus) - (config.context + 1), config.eval_windows, device=corpus.device
+    ).long()
     windows = _windows(corpus, offsets, config.context + 1)
     total = sum(next_byte_loss(model, chunk).item() * len(chunk) for chunk in windows.split(EVAL_BATCH))
     loss = total / len(windows)
@@ -195,7 +204,9 @@ def evaluate(model: ByteGPT, data: datasets.CodeCorpus) -> dict[str, float]:
 
 def write_preview(model: ByteGPT, directory: Path) -> list[Path]:
     new_tokens = model.config.context - max(map(len, PREVIEW_PROMPTS))
-    parts = [(prompt, sample(model, 2, seed=0, new_tokens=new_tokens, prompt=prompt)) for prompt in PREVIEW_PROMPTS]
+    parts = [
+        (prompt, sample(model, 2, seed=0, new_tokens=new_tokens, prompt=prompt)) for prompt in PREVIEW_PROMPTS
+    ]
     return [previews.write_text_samples(parts, Path(directory) / "llm.txt")]
 
 
@@ -205,8 +216,15 @@ FAMILY = protocol.Family(
     presets=PRESETS,
     knobs=(
         protocol.Knob("n", (1, 8, 32), 8, "sequences generated at once (the batch size)"),
-        protocol.Knob("use_cache", (True, False), True, "KV cache: one new byte per forward, or the whole sequence"),
-        protocol.Knob("new_tokens", (32, 96), 96, "bytes generated per sequence (the prompt's and these fit the context)"),
+        protocol.Knob(
+            "use_cache", (True, False), True, "KV cache: one new byte per forward, or the whole sequence"
+        ),
+        protocol.Knob(
+            "new_tokens",
+            (32, 96),
+            96,
+            "bytes generated per sequence (the prompt's and these fit the context)",
+        ),
         protocol.DTYPE_KNOB,
     ),
     ops=("attention",),

@@ -29,16 +29,22 @@ TASKS = ("generate", "train_step")
 # generation cases per device: small on the CPU (the interpreter runs every Triton kernel there)
 GENERATE_KNOBS = {
     "cpu": {
-        "llm": [dict(n=4, new_tokens=16, use_cache=True), dict(n=4, new_tokens=16, use_cache=False)],
-        "diffusion": [dict(n=2, sampler="ddim", steps=10, guidance_scale=2.0)],
-        "gan": [dict(n=16)],
-        "vae": [dict(n=16)],
+        "llm": [
+            {"n": 4, "new_tokens": 16, "use_cache": True},
+            {"n": 4, "new_tokens": 16, "use_cache": False},
+        ],
+        "diffusion": [{"n": 2, "sampler": "ddim", "steps": 10, "guidance_scale": 2.0}],
+        "gan": [{"n": 16}],
+        "vae": [{"n": 16}],
     },
     "cuda": {
-        "llm": [dict(n=8, new_tokens=128, use_cache=True), dict(n=8, new_tokens=128, use_cache=False)],
-        "diffusion": [dict(n=16, sampler="ddim", steps=50, guidance_scale=2.0)],
-        "gan": [dict(n=256)],
-        "vae": [dict(n=256)],
+        "llm": [
+            {"n": 8, "new_tokens": 128, "use_cache": True},
+            {"n": 8, "new_tokens": 128, "use_cache": False},
+        ],
+        "diffusion": [{"n": 16, "sampler": "ddim", "steps": 50, "guidance_scale": 2.0}],
+        "gan": [{"n": 256}],
+        "vae": [{"n": 256}],
     },
 }
 
@@ -124,7 +130,9 @@ class Workbench:
         """``() -> losses`` for one optimizer step, on a fresh copy (training changes weights)."""
         spec = protocol.get(point.family)
         model = spec.build(spec.config(point.preset)).to(self.device).train()
-        return spec.make_training_step(model, self.data(point.family), training.generator(point.seed(), self.device))
+        return spec.make_training_step(
+            model, self.data(point.family), training.generator(point.seed(), self.device)
+        )
 
     def error_output(self, point: ModelPoint, generated: torch.Tensor) -> torch.Tensor:
         """What a backend's error is measured on: the generated images; for the LLM the logits of
@@ -200,7 +208,12 @@ def measurement(point: ModelPoint, median_s: float, q1_s: float, q3_s: float, ro
     else:
         units = units_per_call(point)
         unit = f"{protocol.get(point.family).unit}/s"
-        metric, value, p20, p80 = f"{protocol.get(point.family).unit}_per_s", units / median_s, units / q3_s, units / q1_s
+        metric, value, p20, p80 = (
+            f"{protocol.get(point.family).unit}_per_s",
+            units / median_s,
+            units / q3_s,
+            units / q1_s,
+        )
     return Measurement(
         kind="model", subject=point.family, backend=point.backend, dtype=dtype_name(point.dtype), case=point.case,
         metric=metric, value=value, unit=unit, p20=p20, p80=p80, rounds=rounds, speedup_vs_eager=speedup,

@@ -44,7 +44,9 @@ FAMILY_MODULES = {
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 # a whole model's float32 output under another backend, against eager's: hundreds of ops, each a
 # few roundoffs, some (fused kernels, attention) reassociated; sampling loops add them up
-BACKEND_OUTPUT_TOLERANCE = Tolerance(1e-4, "a whole model in fp32: hundreds of ops, reassociated by fused kernels")
+BACKEND_OUTPUT_TOLERANCE = Tolerance(
+    1e-4, "a whole model in fp32: hundreds of ops, reassociated by fused kernels"
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,7 +124,9 @@ class Family:
         step = self.make_training_step(model, data, generator)
         model.train()
         try:
-            return training.run(step, config.steps if steps is None else steps, f"{self.name} seed {config.seed}", progress)
+            return training.run(
+                step, config.steps if steps is None else steps, f"{self.name} seed {config.seed}", progress
+            )
         finally:
             model.eval()
 

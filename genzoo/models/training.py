@@ -44,7 +44,9 @@ def batches(num_items: int, batch_size: int, generator: torch.Generator) -> Iter
             yield order[start : start + batch_size]
 
 
-def warmup_cosine(optimizer: torch.optim.Optimizer, warmup_steps: int, total_steps: int) -> torch.optim.lr_scheduler.LambdaLR:
+def warmup_cosine(
+    optimizer: torch.optim.Optimizer, warmup_steps: int, total_steps: int
+) -> torch.optim.lr_scheduler.LambdaLR:
     """Linear warm-up to the optimizer's learning rate, then a cosine decay to 10% of it at
     ``total_steps`` (Loshchilov & Hutter 2017, without restarts)."""
 
@@ -77,7 +79,11 @@ class TrainingLog:
 
     def final(self, window: int = 50) -> dict[str, float]:
         """Mean of each loss over the last ``window`` steps: one step's loss is too noisy."""
-        return {name: sum(values[-window:]) / len(values[-window:]) for name, values in self.losses.items() if values}
+        return {
+            name: sum(values[-window:]) / len(values[-window:])
+            for name, values in self.losses.items()
+            if values
+        }
 
     def as_dict(self) -> dict:
         return {"losses": self.losses, "seconds": self.seconds}
@@ -87,7 +93,9 @@ class TrainingLog:
         return cls(losses={k: list(v) for k, v in stored["losses"].items()}, seconds=float(stored["seconds"]))
 
 
-def run(step: Callable[[], dict[str, torch.Tensor]], steps: int, description: str, progress: bool) -> TrainingLog:
+def run(
+    step: Callable[[], dict[str, torch.Tensor]], steps: int, description: str, progress: bool
+) -> TrainingLog:
     """Call ``step()`` ``steps`` times with a tqdm bar showing the latest losses."""
     history: dict[str, list[torch.Tensor]] = {}
     start = time.perf_counter()

@@ -83,7 +83,9 @@ class ConvVAE(nn.Module):
             nn.Conv2d(w, 1, 3, padding=1),  # logits of p(x|z) (Bernoulli) or of its mean (Gaussian)
         )
         # Gaussian decoder: one learned log sigma for all pixels; unused (and untrained) for Bernoulli
-        self.log_sigma = nn.Parameter(torch.tensor(math.log(0.1)), requires_grad=config.likelihood == "gaussian")
+        self.log_sigma = nn.Parameter(
+            torch.tensor(math.log(0.1)), requires_grad=config.likelihood == "gaussian"
+        )
 
     def encode(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mu, log_var = self.encoder(images).chunk(2, dim=1)
@@ -113,7 +115,11 @@ def elbo(model: ConvVAE, images: torch.Tensor, generator: torch.Generator) -> El
         nll = F.binary_cross_entropy_with_logits(logits, images, reduction="none")
     else:  # -log N(x; mean, sigma^2)
         sigma = model.log_sigma.exp()
-        nll = 0.5 * ((images - torch.sigmoid(logits)) / sigma) ** 2 + model.log_sigma + 0.5 * math.log(2 * math.pi)
+        nll = (
+            0.5 * ((images - torch.sigmoid(logits)) / sigma) ** 2
+            + model.log_sigma
+            + 0.5 * math.log(2 * math.pi)
+        )
     reconstruction_nll = nll.flatten(1).sum(1)
     kl = 0.5 * (mu**2 + log_var.exp() - 1 - log_var).sum(1)
     return ElboTerms(elbo=-(reconstruction_nll + kl), reconstruction_nll=reconstruction_nll, kl=kl)

@@ -15,7 +15,11 @@ from genzoo.models import checkpoint, protocol
 def patch_family(monkeypatch, name: str, **changes) -> None:
     """Replace fields of the family's (frozen) declaration for this test."""
     family = protocol.get(name)
-    monkeypatch.setattr(importlib.import_module(protocol.FAMILY_MODULES[name]), "FAMILY", dataclasses.replace(family, **changes))
+    monkeypatch.setattr(
+        importlib.import_module(protocol.FAMILY_MODULES[name]),
+        "FAMILY",
+        dataclasses.replace(family, **changes),
+    )
 
 
 def use_preset(monkeypatch, name: str, config) -> None:
@@ -35,7 +39,9 @@ def test_ensure_trained_round_trips_a_checkpoint(name, tmp_path, quick_knobs):
         assert torch.equal(value, again.model.state_dict()[key]), key
     family = protocol.get(name)
     knobs = quick_knobs(name)
-    assert torch.equal(family.sample(first.model, 2, seed=3, **knobs), family.sample(again.model, 2, seed=3, **knobs))
+    assert torch.equal(
+        family.sample(first.model, 2, seed=3, **knobs), family.sample(again.model, 2, seed=3, **knobs)
+    )
 
 
 def test_checkpoint_holds_config_data_hash_metrics_and_losses(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 
 import pytest
 import torch
@@ -30,7 +31,9 @@ def diffusers_loop(scheduler, x, labels, guidance_scale, eta, noises):
         uncond = toy_unet(x, t, torch.full_like(labels, NULL))
         guided = uncond + guidance_scale * (cond - uncond)
         if isinstance(scheduler, DDIMScheduler):
-            x = scheduler.step(guided, t, x, eta=eta, variance_noise=next(noises) if eta > 0 else None).prev_sample
+            x = scheduler.step(
+                guided, t, x, eta=eta, variance_noise=next(noises) if eta > 0 else None
+            ).prev_sample
         else:
             x = scheduler.step(guided, t, x).prev_sample
     return x
@@ -48,7 +51,9 @@ def diffusers_loop(scheduler, x, labels, guidance_scale, eta, noises):
         ("ddpm", 13, 0.0, 1.0, "sample"),
     ],
 )
-def test_loop_matches_diffusers_scheduler_step(sampler, steps, eta, guidance_scale, prediction_type, monkeypatch):
+def test_loop_matches_diffusers_scheduler_step(
+    sampler, steps, eta, guidance_scale, prediction_type, monkeypatch
+):
     config = dataclasses.replace(diffusion.PRESETS["tiny"], prediction_type=prediction_type)
     x_T = torch.randn(SHAPE, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     labels = torch.tensor([0, 4, 9])
@@ -56,7 +61,14 @@ def test_loop_matches_diffusers_scheduler_step(sampler, steps, eta, guidance_sca
     ours = diffusion_sampling.sampling_scheduler(config, sampler, steps)
     seed = 123
     result = diffusion_sampling.denoise(
-        toy_unet, x_T, labels, NULL, ours, torch.Generator().manual_seed(seed), guidance_scale=guidance_scale, eta=eta
+        toy_unet,
+        x_T,
+        labels,
+        NULL,
+        ours,
+        torch.Generator().manual_seed(seed),
+        guidance_scale=guidance_scale,
+        eta=eta,
     )
 
     # the same noise, in the order our loop draws it (float32, then cast)
@@ -67,7 +79,8 @@ def test_loop_matches_diffusers_scheduler_step(sampler, steps, eta, guidance_sca
     if sampler == "ddpm":  # DDPMScheduler draws its own noise: hand it ours, in order
         queue = iter(noises)
         monkeypatch.setattr(
-            "diffusers.schedulers.scheduling_ddpm.randn_tensor", lambda shape, **kw: next(queue).to(kw.get("dtype"))
+            "diffusers.schedulers.scheduling_ddpm.randn_tensor",
+            lambda shape, **kw: next(queue).to(kw.get("dtype")),
         )
     expected = diffusers_loop(reference, x_T, labels, guidance_scale, eta, noises)
 
@@ -88,7 +101,7 @@ def test_step_alphas_follow_each_schedulers_rule(sampler, steps):
     # the last step ends at alpha = 1: x_0 itself (DDIM's final_alpha_cumprod, DDPM's "one")
     assert alphas[-1][1] == 1.0
     # each step's alpha_prev is the next step's alpha_t
-    for (_, a_prev), (a_next, _) in zip(alphas, alphas[1:]):
+    for (_, a_prev), (a_next, _) in itertools.pairwise(alphas):
         assert a_prev == a_next
 
 

@@ -34,7 +34,9 @@ def test_family_declares_frozen_presets_and_valid_knobs(name):
     names = [knob.name for knob in family.knobs]
     assert len(names) == len(set(names)) and "n" in names and "dtype" in names
     for knob in family.knobs:
-        assert knob.default in knob.values, f"{name}.{knob.name}: default {knob.default!r} not among its values"
+        assert knob.default in knob.values, (
+            f"{name}.{knob.name}: default {knob.default!r} not among its values"
+        )
     with pytest.raises(KeyError, match="no preset"):
         family.config("huge")
 

@@ -35,10 +35,12 @@ def test_discriminator_projection_uses_the_label():
 def test_non_saturating_losses_are_the_log_sigmoid_forms():
     logits = torch.linspace(-6, 6, 13)
     torch.testing.assert_close(F.softplus(-logits), -torch.log(torch.sigmoid(logits)))
-    torch.testing.assert_close(F.softplus(logits), -torch.log(1 - torch.sigmoid(logits)), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(
+        F.softplus(logits), -torch.log(1 - torch.sigmoid(logits)), atol=1e-5, rtol=1e-5
+    )
 
 
 def test_losses_of_every_step_are_kept_for_both_players(tiny):
-    family, model, data = tiny("gan")
+    family, _model, data = tiny("gan")
     log = family.train(gan.build(gan.PRESETS["tiny"]), data, steps=3, progress=False)
     assert set(log.losses) == {"d_loss", "g_loss"} and all(len(v) == 3 for v in log.losses.values())

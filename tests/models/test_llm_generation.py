@@ -11,7 +11,7 @@ from genzoo.models import llm
 @pytest.mark.parametrize("temperature", [0.0, 0.8])
 def test_kv_cache_on_and_off_generate_the_same_bytes(tiny, temperature):
     family, model, _ = tiny("llm")
-    knobs = dict(new_tokens=12, temperature=temperature, prompt=b"import ")
+    knobs = {"new_tokens": 12, "temperature": temperature, "prompt": b"import "}
     with_cache = family.sample(model, 3, seed=2, use_cache=True, **knobs)
     without = family.sample(model, 3, seed=2, use_cache=False, **knobs)
     assert torch.equal(with_cache, without)
@@ -43,7 +43,9 @@ def test_validation_loss_is_in_nats_and_bits_per_byte(tiny):
     metrics = family.evaluate(model, data)
     # a barely trained byte model is near the uniform 8 bits per byte, and never above ~9
     assert 4.0 < metrics["val_bits_per_byte"] < 9.0
-    assert metrics["val_bits_per_byte"] == pytest.approx(metrics["val_loss"] / torch.log(torch.tensor(2.0)).item())
+    assert metrics["val_bits_per_byte"] == pytest.approx(
+        metrics["val_loss"] / torch.log(torch.tensor(2.0)).item()
+    )
 
 
 def test_model_is_gpt2_over_bytes_with_the_registry_attention(tiny):

@@ -12,7 +12,9 @@ from genzoo.tolerance import relative_error
 
 TOLERANCE = protocol.BACKEND_OUTPUT_TOLERANCE.bound
 POINTS = [
-    pytest.param(name, backend, id=f"{name}-{backend}", marks=[pytest.mark.slow] if backend == "compile" else [])
+    pytest.param(
+        name, backend, id=f"{name}-{backend}", marks=[pytest.mark.slow] if backend == "compile" else []
+    )
     for name in protocol.names()
     for backend in protocol.get(name).backends()
     if backend != "eager"
@@ -50,4 +52,6 @@ def test_every_family_but_the_gan_runs_a_fused_op():
     for name in protocol.names():
         backends = protocol.get(name).backends()
         assert backends[0] == "eager"
-        assert ("triton" in backends) == (name != "gan") or not kernels.get("group_norm_silu").backends.get("triton")
+        assert ("triton" in backends) == (name != "gan") or not kernels.get("group_norm_silu").backends.get(
+            "triton"
+        )

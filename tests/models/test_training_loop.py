@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -32,7 +33,7 @@ def test_warmup_then_cosine_to_a_tenth():
     assert rates[:4] == pytest.approx([0.5, 1.0, 1.5, 2.0])
     assert rates[9] == pytest.approx(0.1 * 2 + 0.9 * 2 * 0.5 * (1 + math.cos(math.pi * 0.5)))
     assert rates[14:] == pytest.approx([0.2, 0.2])
-    assert all(a >= b for a, b in zip(rates[3:], rates[4:]))
+    assert all(a >= b for a, b in itertools.pairwise(rates[3:]))
 
 
 def test_run_keeps_every_steps_losses():
