@@ -58,3 +58,13 @@ def test_seeded_restores_the_global_rng():
     assert torch.equal(torch.rand(3), expected)
     with training.seeded(7):
         assert torch.equal(torch.rand(3), inside)
+
+
+def test_kept_losses_do_not_keep_the_buffers_they_view():
+    buffer = torch.arange(100_000, dtype=torch.float32, requires_grad=True)
+    loss = buffer[3] * 2  # a 0-d result in a storage of its own...
+    view = buffer.detach()[3]  # ...and one that views 400 KB, as mse_loss's does on the CPU
+    for value in (loss, view):
+        kept = training.loss_value(value)
+        assert kept.untyped_storage().nbytes() == 4 and not kept.requires_grad and kept.dtype == torch.float32
+    assert training.loss_value(view).item() == 3.0
