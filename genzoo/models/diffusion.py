@@ -103,7 +103,8 @@ PRESETS = {
 
 
 class ClassConditionalUNet(nn.Module):
-    """eps(x_t, t, y): the UNet with its GroupNorm+SiLU pairs and attention on the registry.
+    """The denoiser m(x_t, t, y), m = v, eps or x_0 per ``prediction_type``: a UNet with its
+    GroupNorm+SiLU pairs and its attention on the registry.
 
     ``unet`` holds the trained weights, ``ema_unet`` their exponential moving average (DDPM
     sec. 4 samples from EMA weights too): calling the model, as sampling and evaluation do,
