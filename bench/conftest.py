@@ -8,14 +8,13 @@ written with the environment fingerprint into the benchmark JSON under the key `
 from __future__ import annotations
 
 import dataclasses
-import os
 
 import pytest
 import torch
 
 from genzoo import fingerprint
 from genzoo.ceilings import Ceilings, measure_ceilings
-from genzoo.timing import synchronized_perf_counter
+from genzoo.timing import cpu_benchmark_threads, synchronized_perf_counter
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -36,13 +35,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     if option_device(config) == "cpu":
         torch.set_num_threads(config.getoption("--genzoo-threads") or cpu_benchmark_threads())
-
-
-def cpu_benchmark_threads() -> int:
-    """Leave one core to everything else. On a 2-core VM, two OpenMP threads stall for a whole
-    scheduler slice (~8 ms) per parallel region whenever anything else runs: a 64K-element
-    elementwise op measured 72 ms with 2 threads and 0.09 ms with 1 under the same load."""
-    return max(1, (os.cpu_count() or 2) - 1)
 
 
 def option_device(config: pytest.Config) -> str:

@@ -8,11 +8,19 @@ to pytest-benchmark (``--benchmark-timer``) so its wall-clock rounds wait for th
 from __future__ import annotations
 
 import dataclasses
+import os
 import statistics
 import time
 from collections.abc import Callable
 
 import torch
+
+
+def cpu_benchmark_threads() -> int:
+    """Intra-op threads for timing on the CPU: one core is left to everything else. On a 2-core
+    VM, two OpenMP threads stall for a whole scheduler slice (~8 ms) per parallel region whenever
+    anything else runs: a 64K-element elementwise op took 72 ms with 2 threads, 0.09 ms with 1."""
+    return max(1, (os.cpu_count() or 2) - 1)
 
 
 def synchronize(device: torch.device | str) -> None:

@@ -18,6 +18,7 @@ from genzoo.models import checkpoint, protocol
 from genzoo.report import write_report
 from genzoo.results.store import RunDir
 from genzoo.sweeps import plan
+from genzoo.timing import cpu_benchmark_threads
 
 NAME = "run"
 HELP = "run the whole job (op benchmarks, training, sweeps, report) into results/<run-id>/"
@@ -48,6 +49,8 @@ def _family_list(text: str) -> tuple[str, ...]:
 def main(args: argparse.Namespace) -> int:
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     preset = args.preset or ("gpu" if device == "cuda" else "cpu")
+    if device == "cpu":
+        torch.set_num_threads(cpu_benchmark_threads())  # the sweeps time on the CPU
     if args.resume:
         run = RunDir.open(args.resume)
     else:
