@@ -202,11 +202,6 @@ def make_training_step(model: ClassConditionalUNet, data: datasets.Mnist, genera
     return step
 
 
-def default_labels(n: int, device: torch.device) -> torch.Tensor:
-    """0, 1, ..., 9, 0, 1, ...: a grid of 10 columns shows one digit per column."""
-    return torch.arange(n, device=device) % NUM_CLASSES
-
-
 @torch.no_grad()
 def sample(
     model: ClassConditionalUNet,
@@ -225,7 +220,7 @@ def sample(
     model = protocol.cast(model, dtype)
     device = protocol.device_of(model)
     generator = training.generator(seed, device)
-    labels = default_labels(n, device) if labels is None else labels.to(device)
+    labels = previews.grid_labels(n, NUM_CLASSES, device) if labels is None else labels.to(device)
     scheduler = diffusion_sampling.sampling_scheduler(model.config, sampler, steps)
     x = torch.randn(n, 1, IMAGE_SIZE, IMAGE_SIZE, generator=generator, device=device).to(
         protocol.dtype_of(model)

@@ -154,11 +154,6 @@ def make_training_step(model: ConditionalDCGAN, data: datasets.Mnist, generator:
     return step
 
 
-def default_labels(n: int, device: torch.device) -> torch.Tensor:
-    """0, 1, ..., 9, 0, 1, ...: a grid of 10 columns shows one digit per column."""
-    return torch.arange(n, device=device) % NUM_CLASSES
-
-
 @torch.no_grad()
 def sample(
     model: ConditionalDCGAN,
@@ -172,7 +167,7 @@ def sample(
     model = protocol.cast(model, dtype)
     device = protocol.device_of(model)
     z = torch.randn(n, model.config.latent_dim, generator=training.generator(seed, device), device=device)
-    labels = default_labels(n, device) if labels is None else labels.to(device)
+    labels = previews.grid_labels(n, NUM_CLASSES, device) if labels is None else labels.to(device)
     images = model.generator(z.to(protocol.dtype_of(model)), labels)
     return ((images.float() + 1) / 2).clamp(0, 1)
 

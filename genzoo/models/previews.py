@@ -16,6 +16,11 @@ GRID_PADDING = 2  # pixels of black between cells
 UPSCALE = 2  # 28-pixel digits are small on a screen
 
 
+def grid_labels(n: int, num_classes: int, device: torch.device | str) -> torch.Tensor:
+    """0, 1, ..., 9, 0, 1, ...: in a grid of ``num_classes`` columns each column is one class."""
+    return torch.arange(n, device=device) % num_classes
+
+
 def image_grid(images: torch.Tensor, columns: int) -> np.ndarray:
     """``images`` [N, 1, H, W] in [0, 1] as one uint8 picture, ``columns`` per row."""
     n, _, height, width = images.shape
