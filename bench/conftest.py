@@ -62,8 +62,9 @@ def ceilings(device: str) -> Ceilings:
 
 
 @pytest.fixture(scope="session")
-def eager_medians() -> dict[tuple, float]:
-    """Eager's median per (op, dtype, case) as measured by its own benchmark in this session."""
+def medians() -> dict[tuple, float]:
+    """The baselines' medians (eager's; the vendor backend's for ops), as measured by their own
+    benchmarks in this session, keyed by each suite's point key."""
     return {}
 
 

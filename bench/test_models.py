@@ -46,7 +46,7 @@ def _rounds(seconds_per_call: float) -> int:
     return int(min(50, max(3, 2.0 / max(seconds_per_call, 1e-6))))
 
 
-def test_model(model_point, device, workbench, eager_outputs, eager_medians, synchronized_benchmark):
+def test_model(model_point, device, workbench, eager_outputs, medians, synchronized_benchmark):
     point, benchmark = model_point, synchronized_benchmark
     benchmark.group = f"model {point.family}"
     with kernels.use(point.backend):
@@ -67,7 +67,7 @@ def test_model(model_point, device, workbench, eager_outputs, eager_medians, syn
 
     stats = benchmark.stats.stats
     if point.backend == "eager":
-        eager_medians[point.baseline_key] = stats.median
+        medians[point.baseline_key] = stats.median
     row = model_benchmark.measurement(
         point,
         stats.median,
@@ -75,7 +75,7 @@ def test_model(model_point, device, workbench, eager_outputs, eager_medians, syn
         stats.q3,
         stats.rounds,
         accuracy,
-        eager_medians.get(point.baseline_key),
+        medians.get(point.baseline_key),
         peak,
     )
     benchmark.extra_info.update(dataclasses.asdict(row))

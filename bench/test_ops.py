@@ -2,7 +2,8 @@
 
 Each result's ``extra_info`` is one ``genzoo.measurement.Measurement``: achieved GB/s or TFLOP/s
 from the op's cost model, the fraction of the ceiling measured in this session, the speedup over
-eager, and the error against the float64 reference. A point outside its tolerance, or run under
+eager and over the vendor's fused path (``sdpa``) where the op has one, and the error against the
+float64 reference. A point outside its tolerance, or run under
 Triton's interpreter, carries no speed figure.
 """
 
@@ -36,7 +37,7 @@ def _rounds_and_iterations(seconds_per_call: float) -> tuple[int, int]:
     return rounds, iterations
 
 
-def test_op(point, device, ceilings, eager_medians, synchronized_benchmark):
+def test_op(point, device, ceilings, medians, synchronized_benchmark):
     benchmark = synchronized_benchmark
     benchmark.group = f"{point.op} {point.case.label} {point.dtype}".replace("torch.", "")
     call = op_benchmark.make_call(point, device)
@@ -55,11 +56,13 @@ def test_op(point, device, ceilings, eager_medians, synchronized_benchmark):
     benchmark.pedantic(run, rounds=rounds, iterations=iterations, warmup_rounds=2)
 
     stats = benchmark.stats.stats
-    if point.backend == "eager":
-        eager_medians[point.baseline_key] = stats.median
+    op = registry.get(point.op)
+    if point.backend in ("eager", op.vendor_backend) and accuracy.within_tolerance:
+        medians[point.median_key()] = stats.median
     row = op_benchmark.measurement(
         point, call, accuracy, stats.median, stats.q1, stats.q3, stats.rounds, ceilings,
-        eager_medians.get(point.baseline_key),
+        medians.get(point.median_key("eager")),
+        medians.get(point.median_key(op.vendor_backend)) if op.vendor_backend else None,
     )  # fmt: skip
     benchmark.extra_info.update(dataclasses.asdict(row))
     if not accuracy.within_tolerance:  # recorded, excluded from speed claims, and said aloud

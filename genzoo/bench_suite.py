@@ -83,6 +83,7 @@ def op_table(frame: pd.DataFrame) -> pd.DataFrame:
             "unit": ops["throughput_unit"],
             "of_ceiling": ops["fraction_of_ceiling"].round(3),
             "speedup": ops["speedup_vs_eager"].round(2),
+            "vs_vendor": ops["speedup_vs_vendor"].round(2),
             "error": ops["error"].map(lambda e: f"{e:.1e}"),
             "ok": ops["within_tolerance"],
             "interpreted": ops["interpreted"],

@@ -6,8 +6,9 @@ environment fingerprint columns added), never a private structure.
 
 A row's key is (kind, subject, backend, dtype, case, metric). ``value`` is the median and
 ``p20``/``p80`` the spread where the quantity was repeated. The side columns say whether the row
-may carry a speed claim: ``speedup_vs_eager`` is left empty when the output was outside its
-tolerance (``within_tolerance`` False) or the run was interpreted.
+may carry a speed claim: ``speedup_vs_eager`` (and ``speedup_vs_vendor``, against the vendor's
+fused path where an op has one) is left empty when the output was outside its tolerance
+(``within_tolerance`` False) or the run was interpreted.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import pandas as pd
 
 KINDS = ("op", "model", "sweep", "quality", "ceiling")
 KEY_COLUMNS = ("kind", "subject", "backend", "dtype", "case", "metric")
+VENDOR_BACKENDS = ("sdpa",)  # the vendor's own fused path: the bar a kernel of ours must clear
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,6 +41,7 @@ class Measurement:
     throughput_unit: str | None = None
     fraction_of_ceiling: float | None = None  # throughput / the ceiling measured in the same run
     speedup_vs_eager: float | None = None  # eager median / this median; None unless trustworthy
+    speedup_vs_vendor: float | None = None  # the vendor backend's (sdpa) median / this; likewise
     error: float | None = None  # vs the float64 reference (ops), metric change vs eager fp32 (models)
     error_limit: float | None = None
     within_tolerance: bool | None = None

@@ -35,6 +35,10 @@ class OpPoint:
     def baseline_key(self) -> tuple[str, str, str]:
         return (self.op, dtype_name(self.dtype), self.case.label)
 
+    def median_key(self, backend: str | None = None) -> tuple[str, ...]:
+        """Where this point's median (or another backend's, at the same point) is kept."""
+        return (backend or self.backend, *self.baseline_key)
+
     def seed(self) -> int:
         """A fixed seed per (op, dtype, case): every backend of a point sees the same inputs."""
         return zlib.crc32("/".join(self.baseline_key).encode())
@@ -42,7 +46,8 @@ class OpPoint:
 
 def op_points(device: str, *, quick: bool = False, ops: list[str] | None = None,
               backends: list[str] | None = None) -> list[OpPoint]:  # fmt: skip
-    """op x backend x dtype x case for ``device``; eager first, so speedups find their baseline."""
+    """op x backend x dtype x case for ``device``; eager first, then the vendor backend, so that
+    every speedup finds its two baselines measured."""
     kind = torch.device(device).type
     points = []
     for op in registry.all_ops():
@@ -54,7 +59,7 @@ def op_points(device: str, *, quick: bool = False, ops: list[str] | None = None,
             for dtype in op.dtypes:
                 if kind == "cpu" and dtype == torch.float16:
                     continue  # CPU fp16 kernels are emulated: not a configuration anyone runs
-                for backend in sorted(op.backends, key=lambda b: (b != "eager", b)):
+                for backend in sorted(op.backends, key=lambda b: (b != "eager", b != op.vendor_backend, b)):
                     if backends is None or backend in backends or backend == "eager":
                         points.append(OpPoint(op.name, backend, dtype, case))
     return points
@@ -108,6 +113,7 @@ def measurement(
     rounds: int,
     ceilings: Ceilings,
     eager_median_s: float | None,
+    vendor_median_s: float | None = None,
 ) -> Measurement:
     """The row for one timed point. Speed figures are left empty when the output was wrong or the
     kernel was interpreted: a variant outside its tolerance gets no speedup anywhere."""
@@ -134,6 +140,7 @@ def measurement(
         throughput_unit=op.metric,
         fraction_of_ceiling=throughput / ceiling if throughput is not None and ceiling else None,
         speedup_vs_eager=eager_median_s / median_s if trusted and eager_median_s else None,
+        speedup_vs_vendor=vendor_median_s / median_s if trusted and vendor_median_s else None,
         error=accuracy.error,
         error_limit=accuracy.limit,
         within_tolerance=accuracy.within_tolerance,

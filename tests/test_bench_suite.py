@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pytest
 import torch
 
@@ -13,13 +14,16 @@ from genzoo.kernels import registry
 from genzoo.results import benchmark_json
 
 
-def test_points_cover_every_op_backend_and_put_eager_first():
+def test_points_cover_every_op_backend_and_put_the_baselines_first():
     points = op_benchmark.op_points("cpu", quick=True)
     assert {p.op for p in points} == {op.name for op in registry.all_ops()}
     for op in registry.all_ops():
         mine = [p for p in points if p.op == op.name]
         assert {p.backend for p in mine} == set(op.backends)
         assert mine[0].backend == "eager"
+        if op.vendor_backend:  # measured before the backends that are compared with it
+            assert mine[1].backend == op.vendor_backend
+    assert registry.get("attention").vendor_backend == "sdpa" and registry.get("ddim_step").vendor_backend is None
 
 
 def test_a_wrong_output_gets_no_speed_figure():
@@ -34,6 +38,14 @@ def test_a_wrong_output_gets_no_speed_figure():
     assert good.fraction_of_ceiling == pytest.approx(good.throughput / 10.0)
     assert bad.within_tolerance is False
     assert bad.speedup_vs_eager is None and bad.throughput is None and bad.fraction_of_ceiling is None
+    with_vendor = op_benchmark.measurement(
+        point, call, op_benchmark.Accuracy(1e-7, 1e-7, 1e-5), 1e-5, 9e-6, 2e-5, 10, ceilings, 2e-5, 5e-6
+    )
+    assert with_vendor.speedup_vs_vendor == pytest.approx(0.5) and good.speedup_vs_vendor is None
+    bad_with_vendor = op_benchmark.measurement(
+        point, call, op_benchmark.Accuracy(1e-3, 1e-7, 1e-5), 1e-5, 9e-6, 2e-5, 10, ceilings, 2e-5, 5e-6
+    )
+    assert bad_with_vendor.speedup_vs_vendor is None
 
 
 def test_suite_writes_json_with_metrics_for_every_point(tmp_path):
@@ -58,3 +70,17 @@ def test_suite_writes_json_with_metrics_for_every_point(tmp_path):
     assert not list(tmp_path.glob(".*partial")), "no temporary file may be left behind"
     table = bench_suite.op_table(frame)
     assert set(table["backend"]) == {"eager", "triton"}
+
+
+def test_attention_rows_carry_the_speedup_over_sdpa(tmp_path):
+    json_path = tmp_path / "bench.json"
+    options = bench_suite.BenchOptions(
+        device="cpu", quick=True, backends=("eager", "sdpa", "compile"), select="test_op and attention- and float32"
+    )
+    assert bench_suite.run_suites(options, json_path) == 0
+    ops = benchmark_json.load(json_path).query("kind == 'op'").set_index("backend")
+    assert set(ops.index) == {"eager", "sdpa", "compile"}
+    assert ops.loc["sdpa", "speedup_vs_vendor"] == 1.0
+    ratio = ops.loc["sdpa", "value"] / ops.loc["compile", "value"]
+    assert ops.loc["compile", "speedup_vs_vendor"] == pytest.approx(ratio)
+    assert pd.isna(ops.loc["eager", "speedup_vs_vendor"])  # measured first: sdpa's speedup_vs_eager says it

@@ -16,6 +16,8 @@ from typing import Any
 
 import torch
 
+from genzoo.measurement import VENDOR_BACKENDS
+
 BACKENDS = ("eager", "triton", "compile", "sdpa")
 
 
@@ -76,6 +78,10 @@ class Op:
             raise ValueError(f"op {self.name!r}: metric must be 'GB/s' or 'TFLOP/s', got {self.metric!r}")
         self.backends.setdefault("eager", self.eager)
         self.backends.setdefault("compile", compiled(self.eager))
+
+    @property
+    def vendor_backend(self) -> str | None:
+        return next((b for b in VENDOR_BACKENDS if b in self.backends), None)
 
     def implementation(self, backend: str) -> Callable:
         try:

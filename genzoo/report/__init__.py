@@ -20,6 +20,7 @@ import pandas as pd
 
 from genzoo import storage
 from genzoo.report import claims, findings, html, markdown, plots
+from genzoo.measurement import VENDOR_BACKENDS
 from genzoo.results import MEASUREMENT_COLUMNS, PROVENANCE_COLUMNS, format_value, is_speed_metric
 from genzoo.results.store import RunDir, merge_results, run_labels
 
@@ -131,6 +132,9 @@ def op_tables(frame: pd.DataFrame) -> list[Table]:
         ]
         display["of ceiling"] = ["-" if r.excluded or pd.isna(r.fraction_of_ceiling) else f"{r.fraction_of_ceiling:.0%}" for r in group.itertuples()]
         display["speedup vs eager"] = [_speedup(r) for r in group.itertuples()]
+        vendor = next((b for b in VENDOR_BACKENDS if (group["backend"] == b).any()), None)
+        if vendor:
+            display[f"speedup vs {vendor}"] = [_speedup_vs_vendor(r, vendor) for r in group.itertuples()]
         display["error (limit)"] = [_error(r.error, r.error_limit, r.within_tolerance) for r in group.itertuples()]
         excluded = int((group["excluded"] != "").sum())
         note = f"{excluded} variant(s) excluded from speed claims (outside tolerance or interpreted)." if excluded else ""
@@ -210,6 +214,14 @@ def _speedup(row) -> str:
     if row.backend == "eager":
         return "baseline"
     return "-" if pd.isna(row.speedup_vs_eager) else f"{row.speedup_vs_eager:.2f}x"
+
+
+def _speedup_vs_vendor(row, vendor: str) -> str:
+    if row.excluded:
+        return "-"
+    if row.backend == vendor:
+        return "baseline"
+    return "-" if pd.isna(row.speedup_vs_vendor) else f"{row.speedup_vs_vendor:.2f}x"
 
 
 def _error(error: float, limit: float, within: object) -> str:

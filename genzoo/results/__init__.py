@@ -24,7 +24,7 @@ from genzoo.measurement import Measurement
 
 MEASUREMENT_COLUMNS = tuple(field.name for field in dataclasses.fields(Measurement))
 FLOAT_COLUMNS = (
-    "value", "p20", "p80", "throughput", "fraction_of_ceiling", "speedup_vs_eager", "error", "error_limit",
+    "value", "p20", "p80", "throughput", "fraction_of_ceiling", "speedup_vs_eager", "speedup_vs_vendor", "error", "error_limit",
 )
 COUNT_COLUMNS = ("rounds", "samples")
 TEXT_COLUMNS = ("kind", "subject", "backend", "dtype", "case", "metric", "unit", "throughput_unit", "note")

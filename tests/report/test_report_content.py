@@ -168,3 +168,19 @@ def test_two_pytest_benchmark_files_of_different_machines_merge(tmp_path):
     assert "| - | - | - | box-a / CPU of box-a | 1 ms |" in report_text
     assert "| - | - | - | box-b / CPU of box-b | 2 ms |" in report_text
     assert "Rows from 2 machines" in report_text
+
+
+def test_an_op_with_a_vendor_path_gets_a_speedup_column_against_it():
+    from genzoo.measurement import to_frame
+    from genzoo.report import op_tables
+    from genzoo.results import typed_table
+
+    def row(backend, seconds, vs_vendor=None, within=True):
+        return Measurement("op", "attention", backend, "bfloat16", "B2 H16 N8192 D128", "latency", seconds, "s",
+                           speedup_vs_eager=0.01 / seconds if within else None, speedup_vs_vendor=vs_vendor,
+                           error=1e-3, error_limit=2e-3 if within else 1e-4, within_tolerance=within)  # fmt: skip
+
+    rows = [row("eager", 1e-2), row("sdpa", 2e-3, 1.0), row("triton", 1e-3, 2.0), row("compile", 5e-3, 0.4, within=False)]
+    (table,) = op_tables(typed_table(to_frame(rows, {"hostname": "h", "device_name": "d"})))
+    by_backend = table.frame.set_index("backend")["speedup vs sdpa"]
+    assert by_backend.to_dict() == {"eager": "-", "sdpa": "baseline", "triton": "2.00x", "compile": "-"}
