@@ -9,8 +9,8 @@ from genzoo.kernels import triton_mode
 
 triton_mode.configure()  # before any kernel module is imported: Triton reads it at decoration
 
-# importing an op's module registers it (attention also brings attention_backward and _decode)
-from genzoo.kernels import attention, denoising_step, group_norm_silu  # noqa: E402,F401
+# importing an op's module registers it (attention_ops: the attention kernels' three ops)
+from genzoo.kernels import attention_ops, denoising_step, group_norm_silu  # noqa: E402,F401
 from genzoo.kernels.registry import (  # noqa: E402
     BACKENDS,
     Call,

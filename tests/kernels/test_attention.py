@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from genzoo import kernels
-from genzoo.kernels import attention, registry
+from genzoo.kernels import attention, attention_ops, registry
 from genzoo.kernels.validation import KernelInputError
 from genzoo.tolerance import LOW_PRECISION, error_limit, relative_error
 
@@ -328,7 +328,7 @@ def test_cost_model():
         torch.Generator(),
     )
     assert backward.cost(grad_call).flops == 3.5 * op.cost(call).flops
-    assert attention.visible_pairs(2, 5, True) == 4 + 5  # bottom-right: row 0 sees 4 keys, row 1 all 5
+    assert attention_ops.visible_pairs(2, 5, True) == 4 + 5  # bottom-right: row 0 sees 4 keys, row 1 all 5
 
 
 @pytest.mark.gpu
@@ -412,3 +412,21 @@ def test_backward_kernels_write_every_gradient_element(dtype):
     )
     for name, g, ref, e in zip(("dq", "dk", "dv"), grads, reference, eager):
         _assert_close(g, ref, e, dtype, name, seed)
+
+
+@pytest.mark.parametrize("causal, padding, mask", [(True, True, False), (False, False, True), (True, False, True)])
+def test_reference_by_query_blocks_equals_eager_attention(monkeypatch, causal, padding, mask):
+    """The float64 reference computes a few query rows at a time (memory): same result as eager,
+    for the forward and for the gradients, with causal (Nq != Nk), padding and general masks."""
+    seed = _seed()
+    params = dict(b=2, h=4, hkv=2, nq=13, nk=21, d=16, causal=causal, padding=padding, mask=mask, grad=True)
+    call = attention_ops.attention_call(registry.Case("x", params), torch.float64, "cpu", torch.Generator().manual_seed(seed))
+    q, k, v, grad_out = call.args
+    monkeypatch.setattr(attention_ops, "REFERENCE_BLOCK_BYTES", 8 * 2 * 4 * 21 * 3)  # 3 rows a block
+    blocks = list(attention_ops._query_blocks(q, k, causal, call.kwargs.get("attn_mask")))
+    assert [rows.stop - rows.start for rows, _ in blocks] == [3, 3, 3, 3, 1]
+    expected = attention.attention_eager(q, k, v, **call.kwargs)
+    assert torch.allclose(attention_ops.attention_by_query_blocks(q, k, v, **call.kwargs), expected, atol=1e-13), seed
+    grads = attention_ops.attention_forward_backward(attention.attention_eager)(q, k, v, grad_out, **call.kwargs)
+    by_blocks = attention_ops.forward_backward_by_query_blocks(q, k, v, grad_out, **call.kwargs)
+    assert torch.allclose(by_blocks, grads, atol=1e-12), seed
