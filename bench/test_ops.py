@@ -37,24 +37,36 @@ def _rounds_and_iterations(seconds_per_call: float) -> tuple[int, int]:
     return rounds, iterations
 
 
+def _measure(point, device, benchmark):
+    """Check, then time ``point``: its call and accuracy, or None when the device ran out of memory."""
+    try:
+        call = op_benchmark.make_call(point, device)
+        if op_benchmark.too_slow_to_interpret(point, call):
+            pytest.skip("Triton interpreter: only small sizes run on the CPU (no speed figure either way)")
+        accuracy = op_benchmark.check_accuracy(point, call)
+        fn = registry.get(point.op).implementation(point.backend)
+
+        def run():
+            with torch.no_grad():
+                return call.run(fn)
+
+        first = benchmark._timer()
+        run()  # also the compile, for the ``compile`` backend
+        rounds, iterations = _rounds_and_iterations(benchmark._timer() - first)
+        benchmark.pedantic(run, rounds=rounds, iterations=iterations, warmup_rounds=2)
+        return call, accuracy
+    except torch.OutOfMemoryError:  # eager's [Nq, Nk] scores at the grid's longest sequences
+        return None
+
+
 def test_op(point, device, ceilings, medians, synchronized_benchmark):
     benchmark = synchronized_benchmark
     benchmark.group = f"{point.op} {point.case.label} {point.dtype}".replace("torch.", "")
-    call = op_benchmark.make_call(point, device)
-    if op_benchmark.too_slow_to_interpret(point, call):
-        pytest.skip("Triton interpreter: only small sizes run on the CPU (no speed figure either way)")
-    accuracy = op_benchmark.check_accuracy(point, call)
-    fn = registry.get(point.op).implementation(point.backend)
-
-    def run():
-        with torch.no_grad():
-            return call.run(fn)
-
-    first = benchmark._timer()
-    run()  # also the compile, for the ``compile`` backend
-    rounds, iterations = _rounds_and_iterations(benchmark._timer() - first)
-    benchmark.pedantic(run, rounds=rounds, iterations=iterations, warmup_rounds=2)
-
+    measured = _measure(point, device, benchmark)
+    if measured is None:  # the tensors went with _measure's frame
+        op_benchmark.release_device_memory()
+        pytest.skip(f"{point.backend} needs more memory than {device} has at this size")
+    call, accuracy = measured
     stats = benchmark.stats.stats
     op = registry.get(point.op)
     if point.backend in ("eager", op.vendor_backend) and accuracy.within_tolerance:
@@ -66,6 +78,4 @@ def test_op(point, device, ceilings, medians, synchronized_benchmark):
     )  # fmt: skip
     benchmark.extra_info.update(dataclasses.asdict(row))
     if not accuracy.within_tolerance:  # recorded, excluded from speed claims, and said aloud
-        warnings.warn(
-            f"{point.id}: error {accuracy.error:.3g} exceeds {accuracy.limit:.3g} (eager {accuracy.eager_error:.3g})"
-        )
+        warnings.warn(f"{point.id}: error {accuracy.error:.3g} exceeds {accuracy.limit:.3g} (eager {accuracy.eager_error})")

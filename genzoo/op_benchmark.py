@@ -81,7 +81,7 @@ def too_slow_to_interpret(point: OpPoint, call: registry.Call) -> bool:
 @dataclasses.dataclass(frozen=True)
 class Accuracy:
     error: float  # normwise relative error against the float64 reference
-    eager_error: float  # eager's own error in the same dtype
+    eager_error: float | None  # eager's own error in the same dtype; None if eager ran out of memory
     limit: float
 
     @property
@@ -93,14 +93,47 @@ def _first_tensor(result: object) -> torch.Tensor:
     return result[0] if isinstance(result, (tuple, list)) else result  # type: ignore[return-value]
 
 
+@dataclasses.dataclass(frozen=True)
+class _Baseline:
+    key: tuple[str, str, str]
+    reference: torch.Tensor  # float64, kept on the CPU to leave the device's memory to the backends
+    eager_error: float | None
+
+
+_last_baseline: _Baseline | None = None
+
+
+def _baseline(point: OpPoint, call: registry.Call) -> _Baseline:
+    """The float64 reference and eager's error, computed once per (op, dtype, case): every backend
+    of a point sees the same inputs (``OpPoint.seed``), and on a GPU grid the reference is the
+    costliest call of a point. Eager out of memory leaves its error unknown (the dtype's bound)."""
+    global _last_baseline
+    if _last_baseline is None or _last_baseline.key != point.baseline_key:
+        _last_baseline = None  # the previous reference goes before the next is computed
+        op = registry.get(point.op)
+        with torch.no_grad():
+            reference = _first_tensor(call.run(op.reference)).cpu()
+            try:
+                eager_error = tolerance.relative_error(_first_tensor(call.run(op.eager)), reference)
+            except torch.OutOfMemoryError:
+                release_device_memory()
+                eager_error = None
+        _last_baseline = _Baseline(point.baseline_key, reference, eager_error)
+    return _last_baseline
+
+
+def release_device_memory() -> None:
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
 def check_accuracy(point: OpPoint, call: registry.Call) -> Accuracy:
     """Error of ``point.backend`` and of eager against float64, on the same fresh inputs."""
-    op = registry.get(point.op)
+    baseline = _baseline(point, call)
     with torch.no_grad():
-        reference = _first_tensor(call.run(op.reference))
-        eager_error = tolerance.relative_error(_first_tensor(call.run(op.eager)), reference)
-        error = tolerance.relative_error(_first_tensor(call.run(op.implementation(point.backend))), reference)
-    return Accuracy(error, eager_error, tolerance.error_limit(point.dtype, eager_error))
+        result = _first_tensor(call.run(registry.get(point.op).implementation(point.backend)))
+        error = tolerance.relative_error(result, baseline.reference)
+    return Accuracy(error, baseline.eager_error, tolerance.error_limit(point.dtype, baseline.eager_error))
 
 
 def measurement(

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
-from genzoo import bench_suite, op_benchmark
+from genzoo import bench_suite, op_benchmark, tolerance
 from genzoo.ceilings import Ceilings
 from genzoo.kernels import registry
 from genzoo.results import benchmark_json
@@ -84,3 +84,26 @@ def test_attention_rows_carry_the_speedup_over_sdpa(tmp_path):
     ratio = ops.loc["sdpa", "value"] / ops.loc["compile", "value"]
     assert ops.loc["compile", "speedup_vs_vendor"] == pytest.approx(ratio)
     assert pd.isna(ops.loc["eager", "speedup_vs_vendor"])  # measured first: sdpa's speedup_vs_eager says it
+
+
+def test_the_baseline_is_computed_once_per_point_and_survives_eager_running_out_of_memory(monkeypatch):
+    op = registry.get("attention")
+    calls, reference = [], op.reference
+
+    def counting_reference(*args, **kwargs):
+        calls.append(1)
+        return reference(*args, **kwargs)
+
+    def out_of_memory(*args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+
+    monkeypatch.setattr(op, "reference", counting_reference)
+    monkeypatch.setattr(op, "eager", out_of_memory)
+    monkeypatch.setattr(op_benchmark, "_last_baseline", None)
+    case = op.bench_cases["cpu"][0]
+    for backend in ("sdpa", "compile"):
+        point = op_benchmark.OpPoint("attention", backend, torch.bfloat16, case)
+        accuracy = op_benchmark.check_accuracy(point, op_benchmark.make_call(point, "cpu"))
+        assert accuracy.eager_error is None and accuracy.limit == tolerance.TOLERANCES[torch.bfloat16].bound
+        assert 0 < accuracy.error < accuracy.limit
+    assert len(calls) == 1
