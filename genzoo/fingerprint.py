@@ -67,7 +67,8 @@ def cpu_model() -> str:
 def collect(device: str) -> Fingerprint:
     kind = torch.device(device).type
     return Fingerprint(
-        git_commit=_git("rev-parse", "HEAD") or "unknown",
+        # a copy of the checkout without .git (as a lent GPU machine gets) names it in the environment
+        git_commit=_git("rev-parse", "HEAD") or os.environ.get("GENZOO_GIT_COMMIT", "unknown"),
         git_dirty=bool(_git("status", "--porcelain", "--untracked-files=no")),
         python=platform.python_version(),
         packages={name: _package_version(name) for name in PACKAGES},

@@ -18,3 +18,11 @@ def test_fingerprint_names_commit_versions_and_machine():
     assert found.cpu_count >= 1 and found.torch_threads >= 1 and found.cpu_model
     flat = found.as_flat_dict()
     assert flat["version_torch"] == found.packages["torch"] and "packages" not in flat
+
+
+def test_a_checkout_without_git_names_its_commit_through_the_environment(monkeypatch):
+    monkeypatch.setattr(fingerprint, "_git", lambda *args: None)
+    monkeypatch.setenv("GENZOO_GIT_COMMIT", "0123abc")
+    assert fingerprint.collect("cpu").git_commit == "0123abc"
+    monkeypatch.delenv("GENZOO_GIT_COMMIT")
+    assert fingerprint.collect("cpu").git_commit == "unknown"

@@ -35,7 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--preset", choices=tuple(plan.SETTINGS), help="model and sweep size (default: gpu with CUDA, else cpu)"
     )
-    parser.add_argument("--skip-ops", action="store_true", help="leave out the op benchmark suite")
+    stages = parser.add_mutually_exclusive_group()
+    stages.add_argument("--skip-ops", action="store_true", help="leave out the op benchmark suite")
+    stages.add_argument("--ops-only", action="store_true", help="only the op benchmark suite (no training, no sweeps)")
 
 
 def _family_list(text: str) -> tuple[str, ...]:
@@ -70,7 +72,7 @@ def main(args: argparse.Namespace) -> int:
         run.mark_done("ops")
 
     backends = args.backends or ("eager", "sdpa", "compile", "triton")
-    for family in args.families:
+    for family in () if args.ops_only else args.families:
         if not run.is_done(f"train-{family}"):
             trained = checkpoint.ensure_trained(family, preset, device=device)
             protocol.get(family).write_preview(trained.model, run.samples_dir)

@@ -32,3 +32,13 @@ def test_bad_family_is_a_usage_error(capsys):
     except SystemExit as exit_info:
         assert exit_info.code == 2
     assert "unknown families ['gpt']" in capsys.readouterr().err
+
+
+def test_ops_only_runs_the_op_suite_alone(tmp_path, monkeypatch):
+    monkeypatch.setenv("GENZOO_CACHE_DIR", str(tmp_path / "cache"))  # no checkpoint may be trained
+    assert main(["run", "--results", str(tmp_path), "--run-id", "ops", "--ops-only", "--backends", "eager",
+                 "--quick", "-k", "ddim_step and float32"]) == 0  # fmt: skip
+    run = RunDir.open(tmp_path / "ops")
+    assert run.finished_stages() == ["ops"]
+    assert set(run.load_table()["kind"]) == {"op", "ceiling"}
+    assert not (tmp_path / "cache").exists()

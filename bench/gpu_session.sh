@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# A GPU session in as few calls as possible. The lent GPU machines (see /work/.library/device)
+# have torch, triton, transformers, pandas, seaborn and pytest-benchmark but no package index, so
+# genzoo runs from the checkout (PYTHONPATH) and diffusers and mlxtend travel as wheels in .whl/.
+#
+#   bash bench/gpu_session.sh wheels           here, where pip reaches an index: fill .whl/ (Python 3.12)
+#   bash bench/gpu_session.sh check [ARGS]     there: kernel and integration tests on the GPU
+#   bash bench/gpu_session.sh run ID [ARGS]    there: genzoo run --run-id ID ARGS, e.g. --ops-only --quick
+#
+# `run` writes results/ID/ and, when $OUT is set (the device tool's folder that comes back, at
+# most 8 files), packs it into $OUT/ID.tar.gz beside the log. Name the commit the working tree
+# came from with GENZOO_GIT_COMMIT=<sha>: the machine gets the files without .git.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+WHEELS=(diffusers==0.42.1 mlxtend==0.25.0)
+SITE=/tmp/genzoo-site
+
+setup() {
+    if compgen -G ".whl/*.whl" >/dev/null; then
+        python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$SITE" .whl/*.whl || exit 1
+        export PYTHONPATH="$SITE${PYTHONPATH:+:$PYTHONPATH}"
+    fi
+    export PYTHONPATH="$PWD:$PYTHONPATH" PYTHONUNBUFFERED=1
+    nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader || true
+    python3 -c "import torch, triton, transformers, diffusers, mlxtend
+print('torch', torch.__version__, '| triton', triton.__version__, '| transformers', transformers.__version__,
+      '| diffusers', diffusers.__version__, '| cuda', torch.cuda.is_available())" || exit 1
+}
+
+case "${1:-}" in
+    wheels)
+        python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+            --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 -d .whl "${WHEELS[@]}"
+        ;;
+    check)
+        setup
+        python3 -m pytest -q -p no:cacheprovider -m "not slow or gpu" tests/kernels tests/integrations "${@:2}"
+        ;;
+    run)
+        [ -n "${2:-}" ] || { echo "usage: $0 run RUN_ID [genzoo run options]" >&2; exit 2; }
+        setup
+        run_id=$2
+        log="results/$run_id.log"
+        mkdir -p results
+        python3 -m genzoo run --results results --run-id "$run_id" "${@:3}" 2>&1 | tee "$log"
+        status=${PIPESTATUS[0]}
+        if [ -n "${OUT:-}" ] && [ -d "results/$run_id" ]; then
+            tar czf "$OUT/$run_id.tar.gz" -C results "$run_id" && cp "$log" "$OUT/"
+        fi
+        exit "$status"
+        ;;
+    *)
+        sed -n '2,12p' "$0" >&2
+        exit 2
+        ;;
+esac
