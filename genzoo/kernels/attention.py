@@ -41,6 +41,7 @@ from genzoo.kernels.validation import FLOAT_DTYPES, KernelInputError, check_fini
 MAX_HEAD_DIM = 256
 LOG2E = 1.4426950408889634
 INTERPRETED_BLOCKS = {"BLOCK_M": 16, "BLOCK_N": 16}  # one small fixed config under the interpreter
+HOPPER_SHARED_MEMORY = 227 * 1024  # the most one block may use on sm_90 (compiling without a GPU)
 
 if triton_mode.triton_available():
     import triton
@@ -149,14 +150,36 @@ if triton_mode.triton_available():
         )  # ln 2
         tl.store(lse_ptr + bh * seq_q + offs_m, lse, mask=offs_m < seq_q)
 
+    def _fwd_registers_per_thread(config, head_dim_pad):
+        """fp32 words per thread of the output accumulator and the score tile."""
+        block_m, block_n = config.kwargs["BLOCK_M"], config.kwargs["BLOCK_N"]
+        return block_m * (head_dim_pad + block_n) / (32 * config.num_warps)
+
+    def _fwd_shared_bytes(config, head_dim_pad, element_size):
+        """The Q tile and ``num_stages`` K and V tiles in flight (the compiler's figure exactly)."""
+        block_m, block_n = config.kwargs["BLOCK_M"], config.kwargs["BLOCK_N"]
+        return element_size * head_dim_pad * (block_m + 2 * config.num_stages * block_n)
+
+    def _shared_memory_limit() -> int:
+        if torch.cuda.is_available():
+            device = torch.cuda.current_device()
+            return triton.runtime.driver.active.utils.get_device_properties(device)["max_shared_mem"]
+        return HOPPER_SHARED_MEMORY
+
     def _prune_fwd_configs(configs, named_args, **kwargs):
+        """Configs that compile well for this head_dim and length. The bounds come from the sm_90
+        compiler's reports (``genzoo.kernel_inspection``, Triton 3.6 and 3.9, head_dim 64, 128
+        and 256): from 160 accumulator and score words per thread the kernel spills hundreds of
+        bytes per thread (Triton 3.9 at 160, 3.6 from 192); below it, at most a few words."""
         args = {**named_args, **kwargs}
         head_dim, seq_q = args["HEAD_DIM_PAD"], args["seq_q_class"]
+        element_size = args["q_ptr"].element_size() if "q_ptr" in args else 2
+        limit = _shared_memory_limit()
         kept = [
             c for c in configs
-            if (c.kwargs["BLOCK_M"] * c.kwargs["BLOCK_N"] < 128 * 128 or c.num_warps == 8)  # registers
+            if _fwd_registers_per_thread(c, head_dim) < 160
+            and _fwd_shared_bytes(c, head_dim, element_size) <= limit
             and c.kwargs["BLOCK_M"] <= max(64, seq_q)  # short sequences: no half-empty tiles
-            and (head_dim < 256 or c.kwargs["BLOCK_N"] <= 64)  # shared memory at head_dim 256
         ]  # fmt: skip
         return kept or configs[:1]
 

@@ -383,9 +383,15 @@ def test_kernels_compile_for_hopper_without_a_gpu():
 @pytest.mark.parametrize("head_dim_pad, seq_q", [(64, 16384), (128, 512), (256, 8192), (64, 16)])
 def test_autotune_pruning_keeps_valid_configs(head_dim_pad, seq_q):
     configs = attention.flash_attention_fwd_tuned.configs
-    kept = attention._prune_fwd_configs(configs, {"seq_q_class": seq_q}, HEAD_DIM_PAD=head_dim_pad)
+    q = torch.empty(1, dtype=torch.bfloat16)
+    kept = attention._prune_fwd_configs(configs, {"seq_q_class": seq_q, "q_ptr": q}, HEAD_DIM_PAD=head_dim_pad)
     assert kept and all(c.kwargs["BLOCK_N"] <= 64 for c in kept if head_dim_pad == 256)
     assert any(c.kwargs["BLOCK_M"] == 128 and c.num_stages >= 3 for c in kept) or seq_q < 128
+    # configs the sm_90 compiler spills (at 4 warps) or cannot fit in shared memory are gone
+    assert not any(c.kwargs["BLOCK_M"] == 128 and c.kwargs["BLOCK_N"] == 64 and c.num_warps == 4
+                   for c in kept if head_dim_pad == 128)  # fmt: skip
+    assert all(attention._fwd_shared_bytes(c, head_dim_pad, 2) <= 227 * 1024 for c in kept)
+    assert attention._fwd_shared_bytes(configs[0], 128, 2) == 2 * 128 * (64 + 2 * 2 * 32)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=str)
