@@ -20,6 +20,7 @@ from genzoo.timing import cpu_benchmark_threads, synchronized_perf_counter
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("genzoo")
     group.addoption("--genzoo-quick", action="store_true", help="run the smaller benchmark grid")
+    group.addoption("--genzoo-goals", action="store_true", help="only the points of the speed goals (genzoo.goals)")
     group.addoption(
         "--genzoo-device",
         default="cuda" if torch.cuda.is_available() else "cpu",

@@ -5,7 +5,10 @@
 #
 #   bash bench/gpu_session.sh wheels           here, where pip reaches an index: fill .whl/ (Python 3.12)
 #   bash bench/gpu_session.sh check [ARGS]     there: kernel and integration tests on the GPU
-#   bash bench/gpu_session.sh run ID [ARGS]    there: genzoo run --run-id ID ARGS, e.g. --ops-only --quick
+#   bash bench/gpu_session.sh run ID [ARGS]    there: genzoo run --run-id ID ARGS, e.g. --ops-only --goals
+#
+# A 30-minute lease: one call with `check` and `run goals --ops-only --goals` (the speed goals and
+# their baselines, a few minutes), then `run quick --ops-only --quick` with what is left.
 #
 # `run` writes results/ID/ and, when $OUT is set (the device tool's folder that comes back, at
 # most 8 files), packs it into $OUT/ID.tar.gz beside the log. Name the commit the working tree
@@ -50,7 +53,7 @@ case "${1:-}" in
         exit "$status"
         ;;
     *)
-        sed -n '2,12p' "$0" >&2
+        sed -n '2,15p' "$0" >&2
         exit 2
         ;;
 esac

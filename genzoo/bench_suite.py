@@ -32,6 +32,7 @@ def bench_dir() -> Path:
 class BenchOptions:
     device: str | None = None  # default: cuda when available
     quick: bool = False
+    goals: bool = False  # only the points of the speed goals
     backends: tuple[str, ...] | None = None
     select: str | None = None  # a pytest -k expression
     suites: tuple[str, ...] = ("test_ops.py",)
@@ -51,6 +52,8 @@ def run_suites(options: BenchOptions, json_path: Path) -> int:
     ]  # fmt: skip
     if options.quick:
         command.append("--genzoo-quick")
+    if options.goals:
+        command.append("--genzoo-goals")
     if options.device:
         command += ["--genzoo-device", options.device]
     if options.backends:

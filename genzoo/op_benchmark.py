@@ -10,7 +10,7 @@ import zlib
 
 import torch
 
-from genzoo import tolerance
+from genzoo import goals, tolerance
 from genzoo.ceilings import Ceilings, dtype_name
 from genzoo.kernels import registry, triton_mode
 from genzoo.measurement import Measurement
@@ -45,10 +45,11 @@ class OpPoint:
 
 
 def op_points(device: str, *, quick: bool = False, ops: list[str] | None = None,
-              backends: list[str] | None = None) -> list[OpPoint]:  # fmt: skip
+              backends: list[str] | None = None, goals_only: bool = False) -> list[OpPoint]:  # fmt: skip
     """op x backend x dtype x case for ``device``; eager first, then the vendor backend, so that
     every speedup finds its two baselines measured."""
     kind = torch.device(device).type
+    wanted = goals.goal_points() if goals_only else None
     points = []
     for op in registry.all_ops():
         if ops is not None and op.name not in ops:
@@ -59,6 +60,8 @@ def op_points(device: str, *, quick: bool = False, ops: list[str] | None = None,
             for dtype in op.dtypes:
                 if kind == "cpu" and dtype == torch.float16:
                     continue  # CPU fp16 kernels are emulated: not a configuration anyone runs
+                if wanted is not None and (op.name, dtype_name(dtype), case.label) not in wanted:
+                    continue
                 for backend in sorted(op.backends, key=lambda b: (b != "eager", b != op.vendor_backend, b)):
                     if backends is None or backend in backends or backend == "eager":
                         points.append(OpPoint(op.name, backend, dtype, case))

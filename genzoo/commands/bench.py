@@ -6,8 +6,9 @@ import argparse
 from pathlib import Path
 
 import pandas as pd
+import torch
 
-from genzoo import bench_suite
+from genzoo import bench_suite, goals
 from genzoo.kernels import BACKENDS
 from genzoo.results import benchmark_json
 
@@ -23,6 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def add_selection_arguments(parser: argparse.ArgumentParser) -> None:
     """What to benchmark and where: shared by ``genzoo bench`` and ``genzoo run``."""
     parser.add_argument("--quick", action="store_true", help="a smaller grid (a few sizes per op)")
+    parser.add_argument(
+        "--goals", action="store_true", help="only the points of the speed goals (GPU), then whether each was met"
+    )
     parser.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when available")
     parser.add_argument(
         "--backends", type=_backend_list, help=f"comma-separated subset of {','.join(BACKENDS)} (eager always runs)"
@@ -39,14 +43,23 @@ def _backend_list(text: str) -> tuple[str, ...]:
 
 
 def options_from(args: argparse.Namespace) -> bench_suite.BenchOptions:
-    return bench_suite.BenchOptions(device=args.device, quick=args.quick, backends=args.backends, select=args.select)
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if args.goals and device != "cuda":
+        raise SystemExit("genzoo: --goals reads the speed goals on the GPU grid; this run has no CUDA device")
+    return bench_suite.BenchOptions(
+        device=args.device, quick=args.quick, goals=args.goals, backends=args.backends, select=args.select
+    )
 
 
 def print_table(json_path: Path) -> None:
-    table = bench_suite.op_table(benchmark_json.load(json_path))
+    frame = benchmark_json.load(json_path)
+    table = bench_suite.op_table(frame)
     with pd.option_context("display.max_rows", None, "display.width", 200):
         print(table.to_string(index=False))
-    print("speedup and throughput are empty for interpreted or out-of-tolerance points")
+        print("speedup and throughput are empty for interpreted or out-of-tolerance points")
+        verdicts = goals.evaluate(frame)
+        if not (verdicts["status"] == "not measured").all():
+            print(verdicts.to_string(index=False))
 
 
 def main(args: argparse.Namespace) -> int:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from genzoo import storage
+from genzoo import goals, storage
 from genzoo.report import claims, findings, html, markdown, plots
 from genzoo.measurement import VENDOR_BACKENDS
 from genzoo.results import MEASUREMENT_COLUMNS, PROVENANCE_COLUMNS, format_value, is_speed_metric
@@ -99,7 +99,7 @@ def build_report(sources: Sequence[Path]) -> Report:
         sources=tuple(str(s) for s in sources),
         findings=[*findings.findings(frame), *claims.claims(frame)],
         op_tables=op_tables(frame),
-        other_tables=[*ceiling_tables(frame), *cross_family_tables(frame), *family_tables(frame)],
+        other_tables=[*goal_tables(frame), *ceiling_tables(frame), *cross_family_tables(frame), *family_tables(frame)],
         figures=plots.all_figures(frame),
         samples=samples,
         environment=environment_table(frame, fingerprints),
@@ -140,6 +140,21 @@ def op_tables(frame: pd.DataFrame) -> list[Table]:
         note = f"{excluded} variant(s) excluded from speed claims (outside tolerance or interpreted)." if excluded else ""
         tables.append(Table(op, pd.DataFrame(display).astype(str).reset_index(drop=True), note))
     return tables
+
+
+def goal_tables(frame: pd.DataFrame) -> list[Table]:
+    """The issues' speed goals read off the rows (``genzoo.goals``), when any goal point ran."""
+    verdicts = goals.evaluate(frame)
+    if (verdicts["status"] == "not measured").all():
+        return []
+    display = verdicts.assign(
+        target=verdicts["target"].map(lambda v: f"{v:g}"),
+        measured=verdicts["measured"].map(lambda v: "-" if pd.isna(v) else f"{v:.3g}"),
+    )
+    if display["machine"].nunique() <= 1:
+        display = display.drop(columns="machine")
+    note = "Goals set for an H100 (issues 2 and 3); a point outside its tolerance is never met."
+    return [Table("Speed goals", display.astype(str).reset_index(drop=True), note)]
 
 
 def ceiling_tables(frame: pd.DataFrame) -> list[Table]:
