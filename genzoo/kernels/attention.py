@@ -47,7 +47,7 @@ if triton_mode.triton_available():
     import triton
     import triton.language as tl
 
-    from genzoo.kernels.attention_backward import for_store, tile_dot
+    from genzoo.kernels.attention_backward import for_store, hide_invisible, load_tile, tile_dot
 
     @triton.jit
     def _fwd_key_blocks(
@@ -57,30 +57,16 @@ if triton_mode.triton_available():
         BOUNDARY: tl.constexpr, CAUSAL: tl.constexpr, HAS_KPM: tl.constexpr, HAS_MASK: tl.constexpr,
         DOT_MODE: tl.constexpr, HEAD_DIM: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
     ):  # fmt: skip
-        d_in = offs_d < HEAD_DIM
         for start_n in range(start, end, BLOCK_N):
             offs_n = start_n + tl.arange(0, BLOCK_N)
             n_in = offs_n < seq_k
-            kv_mask = n_in[:, None] & d_in[None, :]
-            k = tl.load(
-                k_base + offs_n[:, None] * stride_kn + offs_d[None, :] * stride_kd, mask=kv_mask, other=0.0
-            )
-            v = tl.load(
-                v_base + offs_n[:, None] * stride_vn + offs_d[None, :] * stride_vd, mask=kv_mask, other=0.0
-            )
+            k = load_tile(k_base, offs_n, offs_d, n_in, stride_kn, stride_kd, HEAD_DIM)
+            v = load_tile(v_base, offs_n, offs_d, n_in, stride_vn, stride_vd, HEAD_DIM)
             qk = tile_dot(q, tl.trans(k), tl.zeros([BLOCK_M, BLOCK_N], tl.float32), DOT_MODE) * qk_scale
-            if BOUNDARY:  # the last key block (bounds) and the causal diagonal
-                visible = n_in[None, :]
-                if CAUSAL:
-                    visible = visible & (offs_n[None, :] <= offs_m[:, None] + (seq_k - seq_q))
-                qk = tl.where(visible, qk, float("-inf"))
-            if HAS_KPM:
-                keep = tl.load(kpm_base + offs_n * stride_kpm_n, mask=n_in, other=0)
-                qk = tl.where(keep[None, :] != 0, qk, float("-inf"))
-            if HAS_MASK:
-                keep = tl.load(mask_base + offs_m[:, None] * stride_mask_m + offs_n[None, :] * stride_mask_n,
-                               mask=(offs_m < seq_q)[:, None] & n_in[None, :], other=0)  # fmt: skip
-                qk = tl.where(keep != 0, qk, float("-inf"))
+            qk = hide_invisible(
+                qk, offs_m, offs_n, n_in, kpm_base, mask_base, stride_kpm_n, stride_mask_m, stride_mask_n,
+                seq_q, seq_k, float("-inf"), BOUNDARY, CAUSAL, HAS_KPM, HAS_MASK,
+            )  # fmt: skip
             # online softmax; m_use = 0 while a row has seen no key, so that no -inf - -inf = NaN arises
             m_new = tl.maximum(m_i, tl.max(qk, 1))
             m_use = tl.where(m_new == float("-inf"), 0.0, m_new)
@@ -108,9 +94,7 @@ if triton_mode.triton_available():
         start_m = tl.program_id(0) * BLOCK_M
         offs_m = start_m + tl.arange(0, BLOCK_M)
         offs_d = tl.arange(0, HEAD_DIM_PAD)
-        row_mask = (offs_m < seq_q)[:, None] & (offs_d < HEAD_DIM)[None, :]
-        q_rows = q_ptr + b * stride_qb + h * stride_qh + offs_m[:, None] * stride_qm
-        q = tl.load(q_rows + offs_d[None, :] * stride_qd, mask=row_mask, other=0.0)
+        q = load_tile(q_ptr + b * stride_qb + h * stride_qh, offs_m, offs_d, offs_m < seq_q, stride_qm, stride_qd, HEAD_DIM)
         m_i = tl.full([BLOCK_M], float("-inf"), tl.float32)
         l_i = tl.zeros([BLOCK_M], tl.float32)
         acc = tl.zeros([BLOCK_M, HEAD_DIM_PAD], tl.float32)
@@ -142,6 +126,7 @@ if triton_mode.triton_available():
         )  # fmt: skip
         empty = l_i == 0.0  # rows that saw no key: out 0, lse -inf
         out = acc / tl.where(empty, 1.0, l_i)[:, None]
+        row_mask = (offs_m < seq_q)[:, None] & (offs_d < HEAD_DIM)[None, :]
         out_rows = out_ptr + b * stride_ob + h * stride_oh + offs_m[:, None] * stride_om
         out_ptrs = out_rows + offs_d[None, :] * stride_od
         tl.store(out_ptrs, for_store(out, DOT_MODE).to(out_ptr.dtype.element_ty), mask=row_mask)

@@ -60,6 +60,36 @@ if triton_mode.triton_available():
             return tl.dot(a.to(b.dtype), b, acc)
 
     @triton.jit
+    def load_tile(base, offs_rows, offs_d, rows_in, stride_row, stride_d, HEAD_DIM: tl.constexpr):
+        """Rows ``offs_rows`` of a [seq, head_dim] matrix; zeros past ``rows_in`` and past head_dim
+        (tiles are padded to a power of two)."""
+        mask = rows_in[:, None] & (offs_d < HEAD_DIM)[None, :]
+        return tl.load(base + offs_rows[:, None] * stride_row + offs_d[None, :] * stride_d, mask=mask, other=0.0)
+
+    @triton.jit
+    def hide_invisible(
+        s, offs_m, offs_n, n_in, kpm_base, mask_base, stride_kpm_n, stride_mask_m, stride_mask_n, seq_q, seq_k,
+        FILL: tl.constexpr, BOUNDARY: tl.constexpr, CAUSAL: tl.constexpr, HAS_KPM: tl.constexpr,
+        HAS_MASK: tl.constexpr,
+    ):  # fmt: skip
+        """``s`` [BLOCK_M, BLOCK_N] with FILL where query ``offs_m`` does not see key ``offs_n``:
+        past the keys or the causal diagonal (bottom-right; only BOUNDARY blocks can cross either),
+        outside the key padding mask, outside the general mask."""
+        if BOUNDARY:
+            visible = n_in[None, :]
+            if CAUSAL:
+                visible = visible & (offs_n[None, :] <= offs_m[:, None] + (seq_k - seq_q))
+            s = tl.where(visible, s, FILL)
+        if HAS_KPM:
+            keep = tl.load(kpm_base + offs_n * stride_kpm_n, mask=n_in, other=0)
+            s = tl.where(keep[None, :] != 0, s, FILL)
+        if HAS_MASK:
+            keep = tl.load(mask_base + offs_m[:, None] * stride_mask_m + offs_n[None, :] * stride_mask_n,
+                           mask=(offs_m < seq_q)[:, None] & n_in[None, :], other=0)  # fmt: skip
+            s = tl.where(keep != 0, s, FILL)
+        return s
+
+    @triton.jit
     def attention_bwd_delta_kernel(
         out_ptr, dout_ptr, delta_ptr,
         stride_ob, stride_oh, stride_om, stride_od, stride_db, stride_dh, stride_dm, stride_dd,
@@ -100,20 +130,11 @@ if triton_mode.triton_available():
         CAUSAL_BLOCK: tl.constexpr, HAS_KPM: tl.constexpr, HAS_MASK: tl.constexpr, DOT_MODE: tl.constexpr,
         HEAD_DIM: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
     ):  # fmt: skip
-        d_in = offs_d < HEAD_DIM
         for start_m in range(start, end, BLOCK_M):
             offs_m = start_m + tl.arange(0, BLOCK_M)
             m_in = offs_m < seq_q
-            q = tl.load(
-                q_base + offs_m[:, None] * stride_qm + offs_d[None, :] * stride_qd,
-                mask=m_in[:, None] & d_in[None, :],
-                other=0.0,
-            )
-            do = tl.load(
-                do_base + offs_m[:, None] * stride_dm + offs_d[None, :] * stride_dd,
-                mask=m_in[:, None] & d_in[None, :],
-                other=0.0,
-            )
+            q = load_tile(q_base, offs_m, offs_d, m_in, stride_qm, stride_qd, HEAD_DIM)
+            do = load_tile(do_base, offs_m, offs_d, m_in, stride_dm, stride_dd, HEAD_DIM)
             # lse in base 2; +inf for rows out of range or with no visible key, so that P = 0
             lse = tl.load(lse_base + offs_m, mask=m_in, other=float("inf")) * 1.4426950408889634  # log2(e)
             lse = tl.where(lse == float("-inf"), float("inf"), lse)
@@ -153,22 +174,12 @@ if triton_mode.triton_available():
         start_n = tl.program_id(0) * BLOCK_N
         offs_n = start_n + tl.arange(0, BLOCK_N)
         offs_d = tl.arange(0, HEAD_DIM_PAD)
-        kv_mask = (offs_n < seq_k)[:, None] & (offs_d < HEAD_DIM)[None, :]
-        k = tl.load(
-            k_ptr + b * stride_kb + g * stride_kh + offs_n[:, None] * stride_kn + offs_d[None, :] * stride_kd,
-            mask=kv_mask,
-            other=0.0,
-        )
-        v = tl.load(
-            v_ptr + b * stride_vb + g * stride_vh + offs_n[:, None] * stride_vn + offs_d[None, :] * stride_vd,
-            mask=kv_mask,
-            other=0.0,
-        )
-        keep_n = offs_n < seq_k
+        n_in = offs_n < seq_k
+        k = load_tile(k_ptr + b * stride_kb + g * stride_kh, offs_n, offs_d, n_in, stride_kn, stride_kd, HEAD_DIM)
+        v = load_tile(v_ptr + b * stride_vb + g * stride_vh, offs_n, offs_d, n_in, stride_vn, stride_vd, HEAD_DIM)
+        keep_n = n_in
         if HAS_KPM:
-            keep_n = (
-                tl.load(kpm_ptr + b * stride_kpm_b + offs_n * stride_kpm_n, mask=offs_n < seq_k, other=0) != 0
-            )
+            keep_n = tl.load(kpm_ptr + b * stride_kpm_b + offs_n * stride_kpm_n, mask=n_in, other=0) != 0
         dk = tl.zeros([BLOCK_N, HEAD_DIM_PAD], tl.float32)
         dv = tl.zeros([BLOCK_N, HEAD_DIM_PAD], tl.float32)
         # query blocks: rows i >= j - shift see key j; from m_full on they see the whole key block
@@ -197,6 +208,7 @@ if triton_mode.triton_available():
                 offs_n, offs_d, seq_q, seq_k, qk_scale, full, end,
                 False, HAS_KPM, HAS_MASK, DOT_MODE, HEAD_DIM, BLOCK_M, BLOCK_N,
             )  # fmt: skip
+        kv_mask = n_in[:, None] & (offs_d < HEAD_DIM)[None, :]
         dk_ptrs = dk_ptr + bg * seq_k * HEAD_DIM + offs_n[:, None] * HEAD_DIM + offs_d[None, :]  # contiguous
         tl.store(dk_ptrs, for_store(dk * scale, DOT_MODE).to(dk_ptr.dtype.element_ty), mask=kv_mask)
         tl.store(
@@ -213,36 +225,19 @@ if triton_mode.triton_available():
         BOUNDARY: tl.constexpr, CAUSAL: tl.constexpr, HAS_KPM: tl.constexpr, HAS_MASK: tl.constexpr,
         DOT_MODE: tl.constexpr, HEAD_DIM: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
     ):  # fmt: skip
-        d_in = offs_d < HEAD_DIM
         for start_n in range(start, end, BLOCK_N):
             offs_n = start_n + tl.arange(0, BLOCK_N)
             n_in = offs_n < seq_k
-            k = tl.load(
-                k_base + offs_n[:, None] * stride_kn + offs_d[None, :] * stride_kd,
-                mask=n_in[:, None] & d_in[None, :],
-                other=0.0,
-            )
-            v = tl.load(
-                v_base + offs_n[:, None] * stride_vn + offs_d[None, :] * stride_vd,
-                mask=n_in[:, None] & d_in[None, :],
-                other=0.0,
-            )
+            k = load_tile(k_base, offs_n, offs_d, n_in, stride_kn, stride_kd, HEAD_DIM)
+            v = load_tile(v_base, offs_n, offs_d, n_in, stride_vn, stride_vd, HEAD_DIM)
             p = tl.math.exp2(
                 tile_dot(q, tl.trans(k), tl.zeros([BLOCK_M, BLOCK_N], tl.float32), DOT_MODE) * qk_scale
                 - lse[:, None]
             )
-            if BOUNDARY:  # the last key block, and the causal diagonal
-                visible = n_in[None, :]
-                if CAUSAL:
-                    visible = visible & (offs_n[None, :] <= offs_m[:, None] + (seq_k - seq_q))
-                p = tl.where(visible, p, 0.0)
-            if HAS_KPM:
-                keep = tl.load(kpm_base + offs_n * stride_kpm_n, mask=n_in, other=0)
-                p = tl.where(keep[None, :] != 0, p, 0.0)
-            if HAS_MASK:
-                keep = tl.load(mask_base + offs_m[:, None] * stride_mask_m + offs_n[None, :] * stride_mask_n,
-                               mask=(offs_m < seq_q)[:, None] & n_in[None, :], other=0)  # fmt: skip
-                p = tl.where(keep != 0, p, 0.0)
+            p = hide_invisible(
+                p, offs_m, offs_n, n_in, kpm_base, mask_base, stride_kpm_n, stride_mask_m, stride_mask_n,
+                seq_q, seq_k, 0.0, BOUNDARY, CAUSAL, HAS_KPM, HAS_MASK,
+            )  # fmt: skip
             dp = tile_dot(do, tl.trans(v), tl.zeros([BLOCK_M, BLOCK_N], tl.float32), DOT_MODE)  # eq. (2)
             ds = p * (dp - delta[:, None])  # eq. (3)
             dq = tile_dot(ds, k, dq, DOT_MODE)  # eq. (4), scaled by the caller
@@ -266,21 +261,8 @@ if triton_mode.triton_available():
         offs_m = start_m + tl.arange(0, BLOCK_M)
         offs_d = tl.arange(0, HEAD_DIM_PAD)
         m_in = offs_m < seq_q
-        row_mask = m_in[:, None] & (offs_d < HEAD_DIM)[None, :]
-        q = tl.load(
-            q_ptr + b * stride_qb + h * stride_qh + offs_m[:, None] * stride_qm + offs_d[None, :] * stride_qd,
-            mask=row_mask,
-            other=0.0,
-        )
-        do = tl.load(
-            do_ptr
-            + b * stride_db
-            + h * stride_dh
-            + offs_m[:, None] * stride_dm
-            + offs_d[None, :] * stride_dd,
-            mask=row_mask,
-            other=0.0,
-        )
+        q = load_tile(q_ptr + b * stride_qb + h * stride_qh, offs_m, offs_d, m_in, stride_qm, stride_qd, HEAD_DIM)
+        do = load_tile(do_ptr + b * stride_db + h * stride_dh, offs_m, offs_d, m_in, stride_dm, stride_dd, HEAD_DIM)
         lse = (
             tl.load(lse_ptr + bh * seq_q + offs_m, mask=m_in, other=float("inf")) * 1.4426950408889634
         )  # log2(e)
@@ -314,6 +296,7 @@ if triton_mode.triton_available():
             True, CAUSAL, HAS_KPM, HAS_MASK, DOT_MODE, HEAD_DIM, BLOCK_M, BLOCK_N,
         )  # fmt: skip
         dq_ptrs = dq_ptr + bh * seq_q * HEAD_DIM + offs_m[:, None] * HEAD_DIM + offs_d[None, :]  # contiguous
+        row_mask = m_in[:, None] & (offs_d < HEAD_DIM)[None, :]
         tl.store(dq_ptrs, for_store(dq * scale, DOT_MODE).to(dq_ptr.dtype.element_ty), mask=row_mask)
 
     def _configs():

@@ -38,7 +38,7 @@ if triton_mode.triton_available():
     import triton
     import triton.language as tl
 
-    from genzoo.kernels.attention_backward import for_store, tile_dot
+    from genzoo.kernels.attention_backward import for_store, load_tile, tile_dot
 
     @triton.jit
     def flash_decoding_split_kernel(
@@ -77,13 +77,8 @@ if triton_mode.triton_available():
         for start_n in range(start, end, BLOCK_N):
             offs_n = start_n + tl.arange(0, BLOCK_N)
             n_in = offs_n < end
-            kv_mask = n_in[:, None] & d_in[None, :]
-            k = tl.load(
-                k_base + offs_n[:, None] * stride_kn + offs_d[None, :] * stride_kd, mask=kv_mask, other=0.0
-            )
-            v = tl.load(
-                v_base + offs_n[:, None] * stride_vn + offs_d[None, :] * stride_vd, mask=kv_mask, other=0.0
-            )
+            k = load_tile(k_base, offs_n, offs_d, n_in, stride_kn, stride_kd, HEAD_DIM)
+            v = load_tile(v_base, offs_n, offs_d, n_in, stride_vn, stride_vd, HEAD_DIM)
             qk = tile_dot(q, tl.trans(k), tl.zeros([BLOCK_M, BLOCK_N], tl.float32), DOT_MODE) * qk_scale
             visible = n_in[None, :] & row_in[:, None]
             if CAUSAL:  # bottom-right: query i sees keys j <= i + seq_k - seq_q
