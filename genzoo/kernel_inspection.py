@@ -148,13 +148,19 @@ def _as_on_an_h100(launcher, *args, **kwargs):
 
 
 def goal_launchers() -> dict[str, Callable[[], object]]:
-    """The launches behind the GPU speed goals, at their shapes (on CPU tensors: nothing runs)."""
-    from genzoo.kernels import attention, denoising_step
+    """The launches behind the GPU speed goals, and the backward at the forward goal's shape, on
+    CPU tensors of those shapes (nothing runs)."""
+    from genzoo.kernels import attention, attention_backward, denoising_step
 
     def qkv(batch, heads, kv_heads, seq_q, seq_k, head_dim):
         q = torch.randn(batch, heads, seq_q, head_dim, dtype=torch.bfloat16)
         k, v = (torch.randn(batch, kv_heads, seq_k, head_dim, dtype=torch.bfloat16) for _ in range(2))
         return q, k, v
+
+    def backward():
+        q, k, v, out, grad_out = (torch.randn(2, 16, 8192, 128, dtype=torch.bfloat16) for _ in range(5))
+        lse = torch.randn(2, 16, 8192)
+        attention_backward.flash_attention_backward(grad_out, q, k, v, out, lse, None, None, False, 0.088)
 
     def ddim_step():
         x, eps, eps_uncond = (torch.randn(2**20) for _ in range(3))
@@ -169,6 +175,7 @@ def goal_launchers() -> dict[str, Callable[[], object]]:
             attention.attention_decode_triton, *qkv(8, 32, 8, 1, 32768, 128)
         ),
         "ddim_step fp32 (CFG)": ddim_step,
+        "attention backward bf16 B2 H16 N8192 D128": backward,
     }
 
 

@@ -51,3 +51,14 @@ def test_decode_and_denoising_step_move_16_bytes_per_access_without_spills(repor
     decode = reports["attention decode bf16 B8 H32/8 KV32768 D128"]
     split = [r for r in decode if r["kernel"] == "flash_decoding_split_kernel"]
     assert split and all(r["instructions"]["LDGSTS"] > 0 and not r["spills"] for r in split)
+
+
+@pytest.mark.slow
+def test_backward_configs_the_autotuner_keeps_use_tensor_cores_without_large_spills(reports):
+    configs = reports["attention backward bf16 B2 H16 N8192 D128"]
+    for kernel in ("attention_bwd_dkdv_kernel", "attention_bwd_dq_kernel"):
+        mine = [c for c in configs if c["kernel"] == kernel]
+        assert len(mine) >= 4, kernel
+        for config in mine:
+            assert config["instructions"]["HGMMA"] + config["instructions"]["HMMA"] > 0, config
+            assert config["stack_bytes"] <= 64, config  # the pruned ones spill 160 to 2500 bytes

@@ -305,9 +305,28 @@ if triton_mode.triton_available():
             for bm, bn in ((32, 64), (64, 64), (64, 128), (128, 64), (128, 128)) for w in (4, 8) for s in (2, 3)
         ]  # fmt: skip
 
+    def _tile_words(config, head_dim_pad):
+        """[BLOCK_M, BLOCK_N] x head_dim words per thread: the register pressure of one tile step."""
+        return config.kwargs["BLOCK_M"] * config.kwargs["BLOCK_N"] * head_dim_pad / (32 * config.num_warps)
+
+    def _pruner(budget):
+        """Drop the configs the sm_90 compiler spills (``genzoo.kernel_inspection``, Triton 3.9,
+        head_dim 64 and 128): dQ keeps one accumulator and fits 4096 tile words per thread,
+        dK and dV keep two and fit 2048; beyond, hundreds of bytes per thread spill."""
+
+        def prune(configs, named_args, **kwargs):
+            head_dim = {**named_args, **kwargs}["HEAD_DIM_PAD"]
+            return [c for c in configs if _tile_words(c, head_dim) <= budget] or configs[:1]
+
+        return prune
+
     _KEY = ["seq_q_class", "seq_k_class", "HEAD_DIM_PAD", "CAUSAL", "HAS_KPM", "HAS_MASK"]
-    attention_bwd_dkdv_tuned = triton.autotune(configs=_configs(), key=_KEY)(attention_bwd_dkdv_kernel)
-    attention_bwd_dq_tuned = triton.autotune(configs=_configs(), key=_KEY)(attention_bwd_dq_kernel)
+    attention_bwd_dkdv_tuned = triton.autotune(
+        configs=_configs(), key=_KEY, prune_configs_by={"early_config_prune": _pruner(2048)}
+    )(attention_bwd_dkdv_kernel)
+    attention_bwd_dq_tuned = triton.autotune(
+        configs=_configs(), key=_KEY, prune_configs_by={"early_config_prune": _pruner(4096)}
+    )(attention_bwd_dq_kernel)
 
 
 def flash_attention_backward(

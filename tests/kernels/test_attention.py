@@ -436,3 +436,19 @@ def test_reference_by_query_blocks_equals_eager_attention(monkeypatch, causal, p
     grads = attention_ops.attention_forward_backward(attention.attention_eager)(q, k, v, grad_out, **call.kwargs)
     by_blocks = attention_ops.forward_backward_by_query_blocks(q, k, v, grad_out, **call.kwargs)
     assert torch.allclose(by_blocks, grads, atol=1e-12), seed
+
+
+@pytest.mark.skipif(not hasattr(attention, "flash_attention_fwd_tuned"), reason="needs triton")
+def test_backward_autotuning_drops_the_configs_that_spill():
+    from genzoo.kernels import attention_backward as backward
+
+    def kept(tuned, head_dim):
+        configs = tuned.early_config_prune(tuned.configs, {}, HEAD_DIM_PAD=head_dim)
+        return {(c.kwargs["BLOCK_M"], c.kwargs["BLOCK_N"], c.num_warps) for c in configs}
+
+    dkdv, dq = kept(backward.attention_bwd_dkdv_tuned, 128), kept(backward.attention_bwd_dq_tuned, 128)
+    assert (64, 128, 8) not in dkdv and (128, 64, 8) not in dkdv and (64, 64, 8) in dkdv  # 56-160 B spilled
+    assert (128, 64, 8) in dq and (128, 64, 4) not in dq and (128, 128, 4) not in dq  # 460-1480 B spilled
+    assert kept(backward.attention_bwd_dkdv_tuned, 64) >= {(64, 128, 8), (128, 64, 8)} and (64, 128, 4) not in kept(
+        backward.attention_bwd_dkdv_tuned, 64
+    )
