@@ -18,6 +18,7 @@ config the autotuner would try. Run it in a process with ``TRITON_INTERPRET=0`` 
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 import os
 import re
@@ -58,6 +59,7 @@ def captured_launches() -> Iterator[list[Launch]]:
     and nothing runs."""
     from triton.runtime.autotuner import Autotuner
     from triton.runtime.jit import JITFunction
+    from triton.tools.tensor_descriptor import TensorDescriptor
 
     launches: list[Launch] = []
 
@@ -69,8 +71,12 @@ def captured_launches() -> Iterator[list[Launch]]:
     def autotuner_run(self, *args, **kwargs):
         self.nargs = dict(zip(self.arg_names, args))
         for config in self.prune_configs(kwargs):
+            arguments = {**self.nargs, **kwargs, **config.kwargs}
+            if config.pre_hook:  # it may reshape tensor descriptors: each launch keeps its own copy
+                arguments = {k: copy.copy(v) if isinstance(v, TensorDescriptor) else v for k, v in arguments.items()}
+                config.pre_hook(arguments)
             options = {"num_warps": config.num_warps, "num_stages": config.num_stages}
-            launches.append(Launch(self.fn, {**self.nargs, **kwargs, **config.kwargs}, options))
+            launches.append(Launch(self.fn, arguments, options))
         self.nargs = None
 
     saved = JITFunction.run, Autotuner.run
@@ -120,6 +126,7 @@ def report(launch: Launch, varied: tuple[str, ...] = (), target: tuple[str, int,
     cubin = compiled.asm["cubin"]
     sass, usage = _cuobjdump("-sass", cubin), _cuobjdump("-res-usage", cubin)
     config = [f"{name}={launch.arguments[name]}" for name in varied if name in launch.arguments]
+    config += ["TMA"] if launch.arguments.get("USE_TMA") else []
     config += [f"{key.removeprefix('num_')}={value}" for key, value in sorted(launch.options.items())]
     return KernelReport(
         kernel=launch.kernel.__name__,
@@ -133,18 +140,19 @@ def report(launch: Launch, varied: tuple[str, ...] = (), target: tuple[str, int,
 
 def inspect(run_launcher: Callable[[], object], varied=("BLOCK_M", "BLOCK_N", "BLOCK_S", "BLOCK"), target=HOPPER) -> list[KernelReport]:
     """Reports of every kernel (and every autotuning config) that ``run_launcher`` launches."""
-    with captured_launches() as launches:
+    with captured_launches() as launches, _device_reads_as_an_h100():
         run_launcher()
     return [report(launch, varied, target) for launch in launches]
 
 
-def _as_on_an_h100(launcher, *args, **kwargs):
-    """Launchers that size their grid by the multiprocessor count read an H100's (132)."""
+@contextlib.contextmanager
+def _device_reads_as_an_h100() -> Iterator[None]:
+    """Launchers that read the device (multiprocessor count, compute capability) see an H100."""
     from unittest import mock
 
-    h100 = mock.Mock(multi_processor_count=132)
+    h100 = mock.Mock(multi_processor_count=132, major=9, minor=0)
     with mock.patch("torch.cuda.get_device_properties", return_value=h100):
-        return launcher(*args, **kwargs)
+        yield
 
 
 def goal_launchers() -> dict[str, Callable[[], object]]:
@@ -171,8 +179,8 @@ def goal_launchers() -> dict[str, Callable[[], object]]:
         "attention forward bf16 B2 H16 N8192 D128 causal": lambda: attention.attention_triton(
             *qkv(2, 16, 16, 8192, 8192, 128), causal=True
         ),
-        "attention decode bf16 B8 H32/8 KV32768 D128": lambda: _as_on_an_h100(
-            attention.attention_decode_triton, *qkv(8, 32, 8, 1, 32768, 128)
+        "attention decode bf16 B8 H32/8 KV32768 D128": lambda: attention.attention_decode_triton(
+            *qkv(8, 32, 8, 1, 32768, 128)
         ),
         "ddim_step fp32 (CFG)": ddim_step,
         "attention backward bf16 B2 H16 N8192 D128": backward,

@@ -36,9 +36,12 @@ def test_attention_forward_uses_warpgroup_tensor_cores_and_async_copies_without_
     for goal in ("attention forward bf16 B2 H16 N8192 D128", "attention forward bf16 B2 H16 N8192 D128 causal"):
         configs = reports[goal]
         assert len(configs) >= 8, "the autotuner keeps several configs to choose from"
+        tma = [c for c in configs if "TMA" in c["config"]]
+        assert tma and all(c["instructions"]["UTMALDG"] > 0 for c in tma), "K/V through the copy engine"
         for config in configs:
             assert config["instructions"]["HGMMA"] > 0 and config["instructions"]["HMMA"] == 0, config
-            assert config["instructions"]["LDGSTS"] > 0, f"K/V not pipelined through shared memory: {config}"
+            copies = config["instructions"]["LDGSTS"] + config["instructions"]["UTMALDG"]
+            assert copies > 0, f"K/V not pipelined through shared memory: {config}"
             # a 255-register kernel may park a word or two (Triton 3.9 does at BLOCK_N 128), no more
             assert config["stack_bytes"] <= 16 and config["shared_bytes"] <= 227 * 1024, config
 

@@ -41,27 +41,35 @@ from genzoo.kernels.validation import FLOAT_DTYPES, KernelInputError, check_fini
 MAX_HEAD_DIM = 256
 LOG2E = 1.4426950408889634
 INTERPRETED_BLOCKS = {"BLOCK_M": 16, "BLOCK_N": 16}  # one small fixed config under the interpreter
+# a config valid at every head_dim (<= 256) on sm_80 and later, for launches that fix the K/V loads
+FIXED_CONFIG = {"BLOCK_M": 64, "BLOCK_N": 32, "num_warps": 4, "num_stages": 2}
 HOPPER_SHARED_MEMORY = 227 * 1024  # the most one block may use on sm_90 (compiling without a GPU)
 
 if triton_mode.triton_available():
     import triton
     import triton.language as tl
+    from triton.tools.tensor_descriptor import TensorDescriptor
 
     from genzoo.kernels.attention_backward import for_store, hide_invisible, load_tile, tile_dot
 
     @triton.jit
     def _fwd_key_blocks(
-        acc, l_i, m_i, q, k_base, v_base, kpm_base, mask_base,
+        acc, l_i, m_i, q, k_base, v_base, k_desc, v_desc, b, g, kpm_base, mask_base,
         stride_kn, stride_kd, stride_vn, stride_vd, stride_kpm_n, stride_mask_m, stride_mask_n,
         offs_m, offs_d, seq_q, seq_k, qk_scale, start, end,
         BOUNDARY: tl.constexpr, CAUSAL: tl.constexpr, HAS_KPM: tl.constexpr, HAS_MASK: tl.constexpr,
-        DOT_MODE: tl.constexpr, HEAD_DIM: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
+        DOT_MODE: tl.constexpr, HEAD_DIM: tl.constexpr, HEAD_DIM_PAD: tl.constexpr, BLOCK_M: tl.constexpr,
+        BLOCK_N: tl.constexpr, USE_TMA: tl.constexpr,
     ):  # fmt: skip
         for start_n in range(start, end, BLOCK_N):
             offs_n = start_n + tl.arange(0, BLOCK_N)
             n_in = offs_n < seq_k
-            k = load_tile(k_base, offs_n, offs_d, n_in, stride_kn, stride_kd, HEAD_DIM)
-            v = load_tile(v_base, offs_n, offs_d, n_in, stride_vn, stride_vd, HEAD_DIM)
+            if USE_TMA:  # the copy engine fills rows past seq_k and columns past head_dim with 0
+                k = k_desc.load([b, g, start_n, 0]).reshape(BLOCK_N, HEAD_DIM_PAD)
+                v = v_desc.load([b, g, start_n, 0]).reshape(BLOCK_N, HEAD_DIM_PAD)
+            else:
+                k = load_tile(k_base, offs_n, offs_d, n_in, stride_kn, stride_kd, HEAD_DIM)
+                v = load_tile(v_base, offs_n, offs_d, n_in, stride_vn, stride_vd, HEAD_DIM)
             qk = tile_dot(q, tl.trans(k), tl.zeros([BLOCK_M, BLOCK_N], tl.float32), DOT_MODE) * qk_scale
             qk = hide_invisible(
                 qk, offs_m, offs_n, n_in, kpm_base, mask_base, stride_kpm_n, stride_mask_m, stride_mask_n,
@@ -79,7 +87,7 @@ if triton_mode.triton_available():
 
     @triton.jit
     def flash_attention_fwd_kernel(
-        q_ptr, k_ptr, v_ptr, out_ptr, lse_ptr, kpm_ptr, mask_ptr,
+        q_ptr, k_ptr, v_ptr, k_desc, v_desc, out_ptr, lse_ptr, kpm_ptr, mask_ptr,
         stride_qb, stride_qh, stride_qm, stride_qd, stride_kb, stride_kh, stride_kn, stride_kd,
         stride_vb, stride_vh, stride_vn, stride_vd, stride_ob, stride_oh, stride_om, stride_od,
         stride_kpm_b, stride_kpm_n, stride_mask_b, stride_mask_h, stride_mask_m, stride_mask_n,
@@ -87,6 +95,7 @@ if triton_mode.triton_available():
         seq_q_class, seq_k_class,  # autotuning key only
         CAUSAL: tl.constexpr, HAS_KPM: tl.constexpr, HAS_MASK: tl.constexpr, DOT_MODE: tl.constexpr,
         HEAD_DIM: tl.constexpr, HEAD_DIM_PAD: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
+        USE_TMA: tl.constexpr,
     ):  # fmt: skip
         bh = tl.program_id(1).to(tl.int64)
         b, h = bh // num_heads, bh % num_heads
@@ -112,17 +121,18 @@ if triton_mode.triton_available():
         v_base = v_ptr + b * stride_vb + g * stride_vh
         kpm_base = kpm_ptr + b * stride_kpm_b
         mask_base = mask_ptr + b * stride_mask_b + h * stride_mask_h
+        b32, g32 = b.to(tl.int32), g.to(tl.int32)  # descriptor coordinates
         acc, l_i, m_i = _fwd_key_blocks(
-            acc, l_i, m_i, q, k_base, v_base, kpm_base, mask_base,
+            acc, l_i, m_i, q, k_base, v_base, k_desc, v_desc, b32, g32, kpm_base, mask_base,
             stride_kn, stride_kd, stride_vn, stride_vd, stride_kpm_n, stride_mask_m, stride_mask_n,
             offs_m, offs_d, seq_q, seq_k, qk_scale, 0, full,
-            False, CAUSAL, HAS_KPM, HAS_MASK, DOT_MODE, HEAD_DIM, BLOCK_M, BLOCK_N,
+            False, CAUSAL, HAS_KPM, HAS_MASK, DOT_MODE, HEAD_DIM, HEAD_DIM_PAD, BLOCK_M, BLOCK_N, USE_TMA,
         )  # fmt: skip
         acc, l_i, m_i = _fwd_key_blocks(
-            acc, l_i, m_i, q, k_base, v_base, kpm_base, mask_base,
+            acc, l_i, m_i, q, k_base, v_base, k_desc, v_desc, b32, g32, kpm_base, mask_base,
             stride_kn, stride_kd, stride_vn, stride_vd, stride_kpm_n, stride_mask_m, stride_mask_n,
             offs_m, offs_d, seq_q, seq_k, qk_scale, full, end,
-            True, CAUSAL, HAS_KPM, HAS_MASK, DOT_MODE, HEAD_DIM, BLOCK_M, BLOCK_N,
+            True, CAUSAL, HAS_KPM, HAS_MASK, DOT_MODE, HEAD_DIM, HEAD_DIM_PAD, BLOCK_M, BLOCK_N, USE_TMA,
         )  # fmt: skip
         empty = l_i == 0.0  # rows that saw no key: out 0, lse -inf
         out = acc / tl.where(empty, 1.0, l_i)[:, None]
@@ -160,19 +170,30 @@ if triton_mode.triton_available():
         head_dim, seq_q = args["HEAD_DIM_PAD"], args["seq_q_class"]
         element_size = args["q_ptr"].element_size() if "q_ptr" in args else 2
         limit = _shared_memory_limit()
+        tma = isinstance(args.get("k_desc"), TensorDescriptor)
         kept = [
             c for c in configs
             if _fwd_registers_per_thread(c, head_dim) < 160
             and _fwd_shared_bytes(c, head_dim, element_size) <= limit
             and c.kwargs["BLOCK_M"] <= max(64, seq_q)  # short sequences: no half-empty tiles
+            and (tma or not c.kwargs["USE_TMA"])
         ]  # fmt: skip
-        return kept or configs[:1]
+        return kept or [c for c in configs if not c.kwargs["USE_TMA"]][:1]
 
-    # Hopper: BLOCK_M 128 with 8 warps (two warpgroups), 3-4 stages of K/V in flight
+    def _set_kv_block_shapes(args):
+        """Autotuning pre-hook: a descriptor's block is the config's K/V tile."""
+        for name in ("k_desc", "v_desc"):
+            if isinstance(args[name], TensorDescriptor):
+                args[name].block_shape = [1, 1, args["BLOCK_N"], args["HEAD_DIM_PAD"]]
+
+    # Hopper: BLOCK_M 128 with 8 warps (two warpgroups), 3-4 stages of K/V in flight; K and V
+    # through cp.async or, where descriptors apply, the copy engine (TMA) with one warpgroup per 64 rows
     flash_attention_fwd_tuned = triton.autotune(
         configs=[
-            triton.Config({"BLOCK_M": bm, "BLOCK_N": bn}, num_stages=s, num_warps=w)
-            for bm in (64, 128) for bn in (32, 64, 128) for s in (2, 3, 4) for w in (4, 8)
+            triton.Config({"BLOCK_M": bm, "BLOCK_N": bn, "USE_TMA": tma}, num_stages=s, num_warps=w,
+                          pre_hook=_set_kv_block_shapes)
+            for tma in (False, True) for bm in (64, 128) for bn in (32, 64, 128) for s in (2, 3, 4) for w in (4, 8)
+            if not tma or w == bm // 16
         ],
         key=["seq_q_class", "seq_k_class", "HEAD_DIM_PAD", "CAUSAL", "HAS_KPM", "HAS_MASK"],
         prune_configs_by={"early_config_prune": _prune_fwd_configs},
@@ -249,9 +270,26 @@ def kernel_masks(q, k, key_padding_mask, attn_mask):
 # ----------------------------------------------------------------------------------------------
 
 
-def flash_attention_forward(q, k, v, key_padding_mask, attn_mask, causal, scale, out, lse):
+def kv_descriptors(k, v, head_dim_pad):
+    """Host tensor descriptors of K and V [B, Hkv, Nk, D] for the copy engine (TMA, sm_90 and
+    later), or None where it cannot read them: fp16/bf16 only (the tensor-core path), a 16-byte
+    aligned base, strides of whole 16-byte units, head_dim contiguous."""
+    if k.dtype not in (torch.float16, torch.bfloat16):
+        return None
+    if not triton_mode.interpreted() and torch.cuda.get_device_capability(k.device)[0] < 9:
+        return None
+    for t in (k, v):
+        strides = t.stride()
+        if t.data_ptr() % 16 or strides[-1] != 1 or any(s <= 0 or s * t.element_size() % 16 for s in strides[:-1]):
+            return None
+    return tuple(TensorDescriptor(t, list(t.shape), list(t.stride()), [1, 1, 16, head_dim_pad]) for t in (k, v))
+
+
+def flash_attention_forward(q, k, v, key_padding_mask, attn_mask, causal, scale, out, lse, use_tma=None):
     """Write ``out`` [B, H, Nq, D] and ``lse`` [B, H, Nq] (fp32, natural log) for checked inputs
-    (``kernel_masks`` applied); split-KV for a few queries, FlashAttention-2 otherwise."""
+    (``kernel_masks`` applied); split-KV for a few queries, FlashAttention-2 otherwise.
+    ``use_tma``: None lets autotuning choose where descriptors apply (pointer loads under the
+    interpreter); True or False forces K/V loads through the copy engine or not, in FIXED_CONFIG."""
     batch, num_heads, seq_q, head_dim = q.shape
     num_kv_heads, seq_k = k.shape[1], k.shape[2]
     if out.numel() == 0:
@@ -263,10 +301,18 @@ def flash_attention_forward(q, k, v, key_padding_mask, attn_mask, causal, scale,
         return
     head_dim_pad = max(16, triton.next_power_of_2(head_dim))
     interpreted = triton_mode.interpreted()  # one fixed config; autotuning on GPUs
-    kernel = flash_attention_fwd_kernel if interpreted else flash_attention_fwd_tuned
-    blocks = INTERPRETED_BLOCKS if interpreted else {}
+    wants_tma = use_tma or (use_tma is None and not interpreted)
+    descriptors = kv_descriptors(k, v, head_dim_pad) if wants_tma else None
+    if use_tma and descriptors is None:
+        raise KernelInputError("use_tma=True, but the copy engine cannot read these k and v (see kv_descriptors)")
+    fixed = interpreted or use_tma is not None  # else autotuning picks the config, and the loads
+    kernel = flash_attention_fwd_kernel if fixed else flash_attention_fwd_tuned
+    blocks = {**(INTERPRETED_BLOCKS if interpreted else FIXED_CONFIG), "USE_TMA": bool(use_tma)} if fixed else {}
+    if fixed and use_tma:
+        _set_kv_block_shapes({"k_desc": descriptors[0], "v_desc": descriptors[1], "HEAD_DIM_PAD": head_dim_pad, **blocks})
+    k_desc, v_desc = descriptors or (k, v)  # unread without USE_TMA
     kernel[lambda meta: (triton.cdiv(seq_q, meta["BLOCK_M"]), batch * num_heads)](
-        q, k, v, out, lse, q if kpm is None else kpm, q if mask is None else mask,
+        q, k, v, k_desc, v_desc, out, lse, q if kpm is None else kpm, q if mask is None else mask,
         *q.stride(), *k.stride(), *v.stride(), *out.stride(),
         *((0, 0) if kpm is None else kpm.stride()), *((0, 0, 0, 0) if mask is None else mask.stride()),
         num_heads, num_heads // num_kv_heads, seq_q, seq_k, scale * LOG2E,

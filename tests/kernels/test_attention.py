@@ -339,7 +339,12 @@ def test_gpu_large_against_sdpa(causal):
     reference = attention.attention_eager(*(t.double() for t in (q, k, v)), causal)
     result = attention.attention_triton(q, k, v, causal)
     sdpa = attention.attention_sdpa(q, k, v, causal)
-    assert relative_error(result, reference) <= error_limit(torch.bfloat16, relative_error(sdpa, reference))
+    limit = error_limit(torch.bfloat16, relative_error(sdpa, reference))
+    assert relative_error(result, reference) <= limit
+    for use_tma in (True, False):  # each way of loading K and V, at a fixed config
+        out, lse = torch.full_like(q, float("nan")), torch.empty(q.shape[:3], device=q.device)
+        attention.flash_attention_forward(q, k, v, None, None, causal, 128**-0.5, out, lse, use_tma=use_tma)
+        assert relative_error(out, reference) <= limit, use_tma
 
 
 SM90_COMPILE = """
@@ -351,9 +356,9 @@ from triton.compiler import ASTSource
 from triton.runtime.jit import mangle_type
 from genzoo.kernels import attention as A, attention_backward as B, attention_decode as D
 t, u8, f32 = (torch.empty(4, dtype=d) for d in (torch.bfloat16, torch.uint8, torch.float32))
-pointers = dict(q_ptr=t, k_ptr=t, v_ptr=t, out_ptr=t, do_ptr=t, dout_ptr=t, dq_ptr=t, dk_ptr=t, dv_ptr=t,
+pointers = dict(q_ptr=t, k_ptr=t, v_ptr=t, k_desc=t, v_desc=t, out_ptr=t, do_ptr=t, dout_ptr=t, dq_ptr=t, dk_ptr=t, dv_ptr=t,
                 lse_ptr=f32, delta_ptr=f32, part_out_ptr=f32, part_lse_ptr=f32, kpm_ptr=u8, mask_ptr=u8)
-flags = dict(CAUSAL=True, HAS_KPM=True, HAS_MASK=True, DOT_MODE="native", HEAD_DIM=80, HEAD_DIM_PAD=128,
+flags = dict(CAUSAL=True, HAS_KPM=True, HAS_MASK=True, DOT_MODE="native", HEAD_DIM=80, HEAD_DIM_PAD=128, USE_TMA=False,
              BLOCK_M=64, BLOCK_N=64, BLOCK_S=16)
 for kernel in (A.flash_attention_fwd_kernel, B.attention_bwd_delta_kernel, B.attention_bwd_dkdv_kernel,
                B.attention_bwd_dq_kernel, D.flash_decoding_split_kernel, D.flash_decoding_merge_kernel):
@@ -452,3 +457,47 @@ def test_backward_autotuning_drops_the_configs_that_spill():
     assert kept(backward.attention_bwd_dkdv_tuned, 64) >= {(64, 128, 8), (128, 64, 8)} and (64, 128, 4) not in kept(
         backward.attention_bwd_dkdv_tuned, 64
     )
+
+
+# (b, h, hkv, nq, nk, d, causal, layout, padding, mask): odd lengths past a block, head_dim padded
+# by the copy engine's zero fill, GQA, transposed views, both masks
+TMA_SHAPES = [
+    (2, 4, 2, 19, 37, 40, True, "bhnd", True, False),
+    (1, 2, 1, 40, 23, 80, True, "bnhd", False, True),
+    (1, 2, 2, 33, 33, 64, False, "bnhd", True, True),
+    (1, 1, 1, 17, 50, 128, False, "bhnd", False, False),
+]
+
+
+@pytest.mark.skipif(not hasattr(attention, "flash_attention_fwd_tuned"), reason="needs triton")
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16], ids=str)
+@pytest.mark.parametrize("shape", TMA_SHAPES, ids=lambda s: "-".join(map(str, s)))
+def test_forward_through_tensor_descriptors(shape, dtype):
+    """K and V read through host tensor descriptors (the copy engine on sm_90): same result as
+    the pointer loads, every output element written, out-of-range rows and columns zero."""
+    b, h, hkv, nq, nk, d, causal, layout, padding, mask = shape
+    seed = _seed()
+    q, k, v = _qkv(b, h, hkv, nq, nk, d, dtype, seed, layout)
+    masks = _masks(q, k, seed, padding, mask)
+    assert attention.kv_descriptors(k, v, 128) is not None
+    kpm, attn_mask = attention.kernel_masks(q, k, masks.get("key_padding_mask"), masks.get("attn_mask"))
+    out, lse = torch.full_like(q, float("nan")), torch.full(q.shape[:3], float("nan"))
+    attention.flash_attention_forward(q, k, v, kpm, attn_mask, causal, d**-0.5, out, lse, use_tma=True)
+    reference = attention.attention_eager(*(t.double() for t in (q, k, v)), causal, **masks)
+    _assert_close(out, reference, attention.attention_eager(q, k, v, causal, **masks), dtype, "out", seed)
+    pointer_out, pointer_lse = torch.empty_like(q), torch.empty(q.shape[:3])
+    attention.flash_attention_forward(q, k, v, kpm, attn_mask, causal, d**-0.5, pointer_out, pointer_lse, use_tma=False)
+    assert torch.equal(lse, pointer_lse) and torch.equal(out, pointer_out), seed
+
+
+def test_tensor_descriptors_only_where_the_copy_engine_can_read():
+    q, k, v = _qkv(1, 2, 2, 8, 8, 40, torch.bfloat16, 0)
+    assert attention.kv_descriptors(k, v, 64) is not None
+    assert attention.kv_descriptors(k.float(), v.float(), 64) is None  # fp32: not the tensor-core path
+    odd = torch.randn(1, 2, 8, 9, dtype=torch.bfloat16)[..., :8]  # rows of 18 bytes
+    assert attention.kv_descriptors(odd, odd, 16) is None
+    with pytest.raises(KernelInputError, match="use_tma"):
+        attention.flash_attention_forward(
+            q.float(), k.float(), v.float(), None, None, False, 0.1, torch.empty(q.shape), torch.empty(q.shape[:3]),
+            use_tma=True,
+        )  # fmt: skip
