@@ -92,7 +92,7 @@ if triton_mode.triton_available():
         stride_vb, stride_vh, stride_vn, stride_vd, stride_ob, stride_oh, stride_om, stride_od,
         stride_kpm_b, stride_kpm_n, stride_mask_b, stride_mask_h, stride_mask_m, stride_mask_n,
         num_heads, group_size, seq_q, seq_k, qk_scale,
-        seq_q_class, seq_k_class,  # autotuning key only
+        seq_q_class, seq_k_class, has_descriptors,  # autotuning key only
         CAUSAL: tl.constexpr, HAS_KPM: tl.constexpr, HAS_MASK: tl.constexpr, DOT_MODE: tl.constexpr,
         HEAD_DIM: tl.constexpr, HEAD_DIM_PAD: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
         USE_TMA: tl.constexpr,
@@ -170,7 +170,7 @@ if triton_mode.triton_available():
         head_dim, seq_q = args["HEAD_DIM_PAD"], args["seq_q_class"]
         element_size = args["q_ptr"].element_size() if "q_ptr" in args else 2
         limit = _shared_memory_limit()
-        tma = isinstance(args.get("k_desc"), TensorDescriptor)
+        tma = bool(args["has_descriptors"])
         kept = [
             c for c in configs
             if _fwd_registers_per_thread(c, head_dim) < 160
@@ -195,7 +195,7 @@ if triton_mode.triton_available():
             for tma in (False, True) for bm in (64, 128) for bn in (32, 64, 128) for s in (2, 3, 4) for w in (4, 8)
             if not tma or w == bm // 16
         ],
-        key=["seq_q_class", "seq_k_class", "HEAD_DIM_PAD", "CAUSAL", "HAS_KPM", "HAS_MASK"],
+        key=["seq_q_class", "seq_k_class", "has_descriptors", "HEAD_DIM_PAD", "CAUSAL", "HAS_KPM", "HAS_MASK"],
         prune_configs_by={"early_config_prune": _prune_fwd_configs},
     )(flash_attention_fwd_kernel)  # fmt: skip
 
@@ -316,7 +316,7 @@ def flash_attention_forward(q, k, v, key_padding_mask, attn_mask, causal, scale,
         *q.stride(), *k.stride(), *v.stride(), *out.stride(),
         *((0, 0) if kpm is None else kpm.stride()), *((0, 0, 0, 0) if mask is None else mask.stride()),
         num_heads, num_heads // num_kv_heads, seq_q, seq_k, scale * LOG2E,
-        triton.next_power_of_2(seq_q), triton.next_power_of_2(seq_k),
+        triton.next_power_of_2(seq_q), triton.next_power_of_2(seq_k), int(descriptors is not None),
         CAUSAL=causal, HAS_KPM=kpm is not None, HAS_MASK=mask is not None, DOT_MODE=dot_mode(q.dtype),
         HEAD_DIM=head_dim, HEAD_DIM_PAD=head_dim_pad, **blocks,
     )  # fmt: skip

@@ -389,7 +389,11 @@ def test_kernels_compile_for_hopper_without_a_gpu():
 def test_autotune_pruning_keeps_valid_configs(head_dim_pad, seq_q):
     configs = attention.flash_attention_fwd_tuned.configs
     q = torch.empty(1, dtype=torch.bfloat16)
-    kept = attention._prune_fwd_configs(configs, {"seq_q_class": seq_q, "q_ptr": q}, HEAD_DIM_PAD=head_dim_pad)
+    named = {"seq_q_class": seq_q, "q_ptr": q, "has_descriptors": 0}
+    kept = attention._prune_fwd_configs(configs, named, HEAD_DIM_PAD=head_dim_pad)
+    assert not any(c.kwargs["USE_TMA"] for c in kept)
+    with_tma = attention._prune_fwd_configs(configs, {**named, "has_descriptors": 1}, HEAD_DIM_PAD=head_dim_pad)
+    assert any(c.kwargs["USE_TMA"] for c in with_tma) and set(kept) <= set(with_tma)
     assert kept and all(c.kwargs["BLOCK_N"] <= 64 for c in kept if head_dim_pad == 256)
     assert any(c.kwargs["BLOCK_M"] == 128 and c.num_stages >= 3 for c in kept) or seq_q < 128
     # configs the sm_90 compiler spills (at 4 warps) or cannot fit in shared memory are gone
