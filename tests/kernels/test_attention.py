@@ -485,23 +485,26 @@ def test_forward_through_tensor_descriptors(shape, dtype):
     masks = _masks(q, k, seed, padding, mask)
     assert attention.kv_descriptors(k, v, 128) is not None
     kpm, attn_mask = attention.kernel_masks(q, k, masks.get("key_padding_mask"), masks.get("attn_mask"))
-    out, lse = torch.full_like(q, float("nan")), torch.full(q.shape[:3], float("nan"))
+    out, lse = torch.full_like(q, float("nan")), torch.full(q.shape[:3], float("nan"), device=DEVICE)
     attention.flash_attention_forward(q, k, v, kpm, attn_mask, causal, d**-0.5, out, lse, use_tma=True)
     reference = attention.attention_eager(*(t.double() for t in (q, k, v)), causal, **masks)
     _assert_close(out, reference, attention.attention_eager(q, k, v, causal, **masks), dtype, "out", seed)
-    pointer_out, pointer_lse = torch.empty_like(q), torch.empty(q.shape[:3])
+    pointer_out, pointer_lse = torch.empty_like(q), torch.empty(q.shape[:3], device=DEVICE)
     attention.flash_attention_forward(q, k, v, kpm, attn_mask, causal, d**-0.5, pointer_out, pointer_lse, use_tma=False)
-    assert torch.equal(lse, pointer_lse) and torch.equal(out, pointer_out), seed
+    # the same tiles in the same order: equal under the interpreter, within a rounding on a GPU
+    assert relative_error(out, pointer_out) <= torch.finfo(dtype).eps, seed
+    assert torch.allclose(lse, pointer_lse, rtol=1e-6, atol=1e-6, equal_nan=True), seed
 
 
 def test_tensor_descriptors_only_where_the_copy_engine_can_read():
     q, k, v = _qkv(1, 2, 2, 8, 8, 40, torch.bfloat16, 0)
     assert attention.kv_descriptors(k, v, 64) is not None
     assert attention.kv_descriptors(k.float(), v.float(), 64) is None  # fp32: not the tensor-core path
-    odd = torch.randn(1, 2, 8, 9, dtype=torch.bfloat16)[..., :8]  # rows of 18 bytes
+    odd = torch.randn(1, 2, 8, 9, dtype=torch.bfloat16, device=DEVICE)[..., :8]  # rows of 18 bytes
     assert attention.kv_descriptors(odd, odd, 16) is None
     with pytest.raises(KernelInputError, match="use_tma"):
         attention.flash_attention_forward(
-            q.float(), k.float(), v.float(), None, None, False, 0.1, torch.empty(q.shape), torch.empty(q.shape[:3]),
+            q.float(), k.float(), v.float(), None, None, False, 0.1, torch.empty_like(q.float()),
+            torch.empty(q.shape[:3], device=DEVICE),
             use_tma=True,
         )  # fmt: skip
