@@ -66,14 +66,18 @@ def captured_launches() -> Iterator[list[Launch]]:
     def jit_run(self, *args, grid, warmup, **kwargs):
         named = dict(zip(self.arg_names, args))
         options = {k: v for k, v in kwargs.items() if k not in self.arg_names}
-        launches.append(Launch(self, {**named, **{k: v for k, v in kwargs.items() if k in self.arg_names}}, options))
+        launches.append(
+            Launch(self, {**named, **{k: v for k, v in kwargs.items() if k in self.arg_names}}, options)
+        )
 
     def autotuner_run(self, *args, **kwargs):
         self.nargs = dict(zip(self.arg_names, args))
         for config in self.prune_configs(kwargs):
             arguments = {**self.nargs, **kwargs, **config.kwargs}
             if config.pre_hook:  # it may reshape tensor descriptors: each launch keeps its own copy
-                arguments = {k: copy.copy(v) if isinstance(v, TensorDescriptor) else v for k, v in arguments.items()}
+                arguments = {
+                    k: copy.copy(v) if isinstance(v, TensorDescriptor) else v for k, v in arguments.items()
+                }
                 config.pre_hook(arguments)
             options = {"num_warps": config.num_warps, "num_stages": config.num_stages}
             launches.append(Launch(self.fn, arguments, options))
@@ -121,7 +125,9 @@ def _cuobjdump(flag: str, cubin: bytes) -> str:
         return subprocess.run([tool, flag, file.name], capture_output=True, text=True, check=True).stdout
 
 
-def report(launch: Launch, varied: tuple[str, ...] = (), target: tuple[str, int, int] = HOPPER) -> KernelReport:
+def report(
+    launch: Launch, varied: tuple[str, ...] = (), target: tuple[str, int, int] = HOPPER
+) -> KernelReport:
     compiled = compile_launch(launch, target)
     cubin = compiled.asm["cubin"]
     sass, usage = _cuobjdump("-sass", cubin), _cuobjdump("-res-usage", cubin)
@@ -138,7 +144,9 @@ def report(launch: Launch, varied: tuple[str, ...] = (), target: tuple[str, int,
     )
 
 
-def inspect(run_launcher: Callable[[], object], varied=("BLOCK_M", "BLOCK_N", "BLOCK_S", "BLOCK"), target=HOPPER) -> list[KernelReport]:
+def inspect(
+    run_launcher: Callable[[], object], varied=("BLOCK_M", "BLOCK_N", "BLOCK_S", "BLOCK"), target=HOPPER
+) -> list[KernelReport]:
     """Reports of every kernel (and every autotuning config) that ``run_launcher`` launches."""
     with captured_launches() as launches, _device_reads_as_an_h100():
         run_launcher()
@@ -175,7 +183,9 @@ def goal_launchers() -> dict[str, Callable[[], object]]:
         denoising_step.ddim_step_triton(eps, x, 0.5, 0.6, model_output_uncond=eps_uncond, guidance_scale=3.0)
 
     return {
-        "attention forward bf16 B2 H16 N8192 D128": lambda: attention.attention_triton(*qkv(2, 16, 16, 8192, 8192, 128)),
+        "attention forward bf16 B2 H16 N8192 D128": lambda: attention.attention_triton(
+            *qkv(2, 16, 16, 8192, 8192, 128)
+        ),
         "attention forward bf16 B2 H16 N8192 D128 causal": lambda: attention.attention_triton(
             *qkv(2, 16, 16, 8192, 8192, 128), causal=True
         ),

@@ -26,7 +26,14 @@ def _row(op, case, backend, dtype="bfloat16", **columns):
 
 def test_a_results_table_reads_as_met_missed_and_not_measured():
     rows = [
-        _row("attention", "B2 H16 N8192 D128", "triton", throughput=600.0, speedup_vs_vendor=0.9, within_tolerance=True),
+        _row(
+            "attention",
+            "B2 H16 N8192 D128",
+            "triton",
+            throughput=600.0,
+            speedup_vs_vendor=0.9,
+            within_tolerance=True,
+        ),
         _row("attention", "B2 H16 N8192 D128 causal", "triton", throughput=None, within_tolerance=False),
         _row("ddim_step", "n=2^26", "triton", "float32", fraction_of_ceiling=0.93, speedup_vs_eager=4.5),
     ]

@@ -16,7 +16,12 @@ from __future__ import annotations
 import torch
 
 from genzoo.kernels import registry, triton_mode
-from genzoo.kernels.attention import attention_decode_triton, attention_eager, attention_sdpa, attention_triton
+from genzoo.kernels.attention import (
+    attention_decode_triton,
+    attention_eager,
+    attention_sdpa,
+    attention_triton,
+)
 
 REFERENCE_BLOCK_BYTES = 2**29  # float64 scores of one block of query rows: 512 MiB
 
@@ -39,7 +44,9 @@ def _query_blocks(q, k, causal, attn_mask):
         yield rows, mask
 
 
-def attention_by_query_blocks(q, k, v, causal=False, scale=None, *, key_padding_mask=None, attn_mask=None, out=None):
+def attention_by_query_blocks(
+    q, k, v, causal=False, scale=None, *, key_padding_mask=None, attn_mask=None, out=None
+):
     """``attention_eager``, computed a block of query rows at a time (the float64 reference)."""
     result = torch.empty(q.shape, dtype=q.dtype, device=q.device) if out is None else out
     for rows, mask in _query_blocks(q, k, causal, attn_mask):
@@ -49,7 +56,9 @@ def attention_by_query_blocks(q, k, v, causal=False, scale=None, *, key_padding_
     return result
 
 
-def forward_backward_by_query_blocks(q, k, v, grad_out, causal=False, scale=None, *, key_padding_mask=None, attn_mask=None):
+def forward_backward_by_query_blocks(
+    q, k, v, grad_out, causal=False, scale=None, *, key_padding_mask=None, attn_mask=None
+):
     """``attention_forward_backward(attention_eager)`` a block of query rows at a time: dq per
     block, dk and dv summed over the blocks."""
     k, v = (t.detach().requires_grad_() for t in (k, v))
@@ -57,7 +66,9 @@ def forward_backward_by_query_blocks(q, k, v, grad_out, causal=False, scale=None
     for rows, mask in _query_blocks(q, k, causal, attn_mask):
         q_rows = q[:, :, rows].detach().requires_grad_()
         with torch.enable_grad():
-            out = attention_eager(q_rows, k, v, False, scale, key_padding_mask=key_padding_mask, attn_mask=mask)
+            out = attention_eager(
+                q_rows, k, v, False, scale, key_padding_mask=key_padding_mask, attn_mask=mask
+            )
             grads = torch.autograd.grad(out, (q_rows, k, v), grad_out[:, :, rows])
         dq[:, :, rows] = grads[0]
         dk += grads[1]

@@ -189,7 +189,7 @@ def output_error(point: ModelPoint, output: torch.Tensor, eager_outputs: dict) -
     if point.backend == "eager":
         return OutputError(error, None)
     if point.dtype == torch.float32:
-        return OutputError(error, protocol.BACKEND_OUTPUT_TOLERANCE.bound)
+        return OutputError(error, tolerance.MODEL_OUTPUT_FP32.bound)
     eager_same_dtype = eager_outputs.get((*key, point.dtype))
     eager_error = None if eager_same_dtype is None else tolerance.relative_error(eager_same_dtype, reference)
     return OutputError(error, tolerance.error_limit(point.dtype, eager_error))

@@ -434,7 +434,7 @@ def test_reference_by_query_blocks_equals_eager_attention(monkeypatch, causal, p
     """The float64 reference computes a few query rows at a time (memory): same result as eager,
     for the forward and for the gradients, with causal (Nq != Nk), padding and general masks."""
     seed = _seed()
-    params = dict(b=2, h=4, hkv=2, nq=13, nk=21, d=16, causal=causal, padding=padding, mask=mask, grad=True)
+    params = {"b": 2, "h": 4, "hkv": 2, "nq": 13, "nk": 21, "d": 16, "causal": causal, "padding": padding, "mask": mask, "grad": True}
     call = attention_ops.attention_call(registry.Case("x", params), torch.float64, "cpu", torch.Generator().manual_seed(seed))
     q, k, v, grad_out = call.args
     monkeypatch.setattr(attention_ops, "REFERENCE_BLOCK_BYTES", 8 * 2 * 4 * 21 * 3)  # 3 rows a block

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from genzoo import kernels
+from genzoo import kernels, tolerance
 from genzoo.models import protocol
 from genzoo.tolerance import relative_error
 
-TOLERANCE = protocol.BACKEND_OUTPUT_TOLERANCE.bound
+TOLERANCE = tolerance.MODEL_OUTPUT_FP32.bound
 POINTS = [
     pytest.param(
         name, backend, id=f"{name}-{backend}", marks=[pytest.mark.slow] if backend == "compile" else []

@@ -35,7 +35,7 @@ def test_error_limits_fp32_by_the_model_tolerance_and_low_precision_by_twice_eag
     assert model_benchmark.output_error(point, reference, outputs).within_tolerance is None  # the baseline
     other = model_benchmark.ModelPoint("gan", "generate", "triton", torch.float32, "tiny", (("n", 4),))
     near = model_benchmark.output_error(other, reference + 1e-6, outputs)
-    assert near.limit == protocol.BACKEND_OUTPUT_TOLERANCE.bound and near.within_tolerance
+    assert near.limit == tolerance.MODEL_OUTPUT_FP32.bound and near.within_tolerance
     assert model_benchmark.output_error(other, reference + 1e-2, outputs).within_tolerance is False
     eager_bf16 = model_benchmark.ModelPoint("gan", "generate", "eager", torch.bfloat16, "tiny", (("n", 4),))
     model_benchmark.output_error(eager_bf16, reference + 3e-3, outputs)
