@@ -5,10 +5,11 @@
 #
 #   bash bench/gpu_session.sh wheels           here, where pip reaches an index: fill .whl/ (Python 3.12)
 #   bash bench/gpu_session.sh check [ARGS]     there: kernel and integration tests on the GPU
-#   bash bench/gpu_session.sh run ID [ARGS]    there: genzoo run --run-id ID ARGS, e.g. --ops-only --goals
+#   bash bench/gpu_session.sh run ID [ARGS]    there: genzoo run --run-id ID ARGS, e.g. --ops-only --quick
+#   bash bench/gpu_session.sh goals            there: check, then run goals --ops-only --goals
 #
-# A 30-minute lease: one call with `check` and `run goals --ops-only --goals` (the speed goals and
-# their baselines, a few minutes), then `run quick --ops-only --quick` with what is left.
+# A 30-minute lease: one call of `goals` (the kernel tests, then the speed goals with their
+# baselines and verdicts, a few minutes), then `run quick --ops-only --quick` with what is left.
 #
 # `run` writes results/ID/ and, when $OUT is set (the device tool's folder that comes back, at
 # most 8 files), packs it into $OUT/ID.tar.gz beside the log. Name the commit the working tree
@@ -30,6 +31,13 @@ print('torch', torch.__version__, '| triton', triton.__version__, '| transformer
       '| diffusers', diffusers.__version__, '| cuda', torch.cuda.is_available())" || exit 1
 }
 
+check_tests() {
+    # a kernel that hangs on the GPU must not take the lease with it
+    local timeout=()
+    python3 -c "import pytest_timeout" 2>/dev/null && timeout=(--timeout 300)
+    python3 -m pytest -q -p no:cacheprovider -m "not slow or gpu" "${timeout[@]}" tests/kernels tests/integrations "$@"
+}
+
 case "${1:-}" in
     wheels)
         python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
@@ -37,7 +45,14 @@ case "${1:-}" in
         ;;
     check)
         setup
-        python3 -m pytest -q -p no:cacheprovider -m "not slow or gpu" tests/kernels tests/integrations "${@:2}"
+        check_tests "${@:2}"
+        ;;
+    goals)
+        setup
+        mkdir -p results
+        # a failing kernel test is logged; its rows are still measured, and judged by their error
+        check_tests -x 2>&1 | tee "${OUT:-results}/check.log"
+        exec "$0" run goals --ops-only --goals
         ;;
     run)
         [ -n "${2:-}" ] || { echo "usage: $0 run RUN_ID [genzoo run options]" >&2; exit 2; }
@@ -53,7 +68,7 @@ case "${1:-}" in
         exit "$status"
         ;;
     *)
-        sed -n '2,15p' "$0" >&2
+        awk 'NR > 1 && /^#/ { print; next } NR > 1 { exit }' "$0" >&2  # this header
         exit 2
         ;;
 esac
