@@ -61,3 +61,13 @@ def test_asking_for_the_goals_without_a_gpu_says_why(capsys):
 
     with pytest.raises(SystemExit, match="no CUDA device"):
         main(["bench", "--goals", "--device", "cpu"])
+
+
+def test_run_refuses_the_goals_without_a_gpu_before_it_creates_a_results_directory(tmp_path):
+    import pytest
+
+    from genzoo.cli import main
+
+    with pytest.raises(SystemExit, match="no CUDA device"):
+        main(["run", "--results", str(tmp_path), "--ops-only", "--goals", "--device", "cpu"])
+    assert not list(tmp_path.iterdir())

@@ -51,6 +51,7 @@ def _family_list(text: str) -> tuple[str, ...]:
 def main(args: argparse.Namespace) -> int:
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     preset = args.preset or ("gpu" if device == "cuda" else "cpu")
+    bench_options = None if args.skip_ops else bench.options_from(args)  # refuses bad selections early
     if device == "cpu":
         torch.set_num_threads(cpu_benchmark_threads())  # the sweeps time on the CPU
     if args.resume:
@@ -62,7 +63,7 @@ def main(args: argparse.Namespace) -> int:
     if not args.skip_ops and not run.is_done("ops"):
         # pytest-benchmark creates its JSON file at start-up: keep it out of benchmarks/ until done
         partial = run.path / ".ops-benchmark.json"
-        code = bench_suite.run_suites(bench.options_from(args), partial)
+        code = bench_suite.run_suites(bench_options, partial)
         if partial.exists():
             run.add_benchmark_json("ops", partial)
             partial.unlink()
