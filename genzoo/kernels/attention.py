@@ -11,6 +11,9 @@ keeps its Q tile on chip and streams K and V through it, with an online softmax 
     O_j = O_{j-1} 2^(m_{j-1} - m_j) + 2^(S_j - m_j) V_j
     O = O_last / l_last,   lse = (m_last + log2 l_last) ln 2     (lse saved for the backward)
 
+K and V tiles reach shared memory through cp.async (pointer loads, masked) or, on sm_90 for
+fp16/bf16 with 16-byte aligned strides, through host tensor descriptors and the copy engine (TMA),
+whose zero fill stands in for the masks; autotuning chooses between them per shape class.
 
 Visibility: ``causal`` aligns bottom-right (query i sees keys j <= i + Nk - Nq, as a KV cache
 needs; top-left equals it when Nq = Nk); ``key_padding_mask`` [B, Nk] (True: the key is real);
