@@ -14,7 +14,7 @@ import torch
 
 from genzoo import fingerprint
 from genzoo.ceilings import Ceilings, measure_ceilings
-from genzoo.timing import cpu_benchmark_threads, synchronized_perf_counter
+from genzoo.timing import cpu_benchmark_threads, default_device, synchronized_perf_counter
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -23,7 +23,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--genzoo-goals", action="store_true", help="only the points of the speed goals (genzoo.goals)")
     group.addoption(
         "--genzoo-device",
-        default="cuda" if torch.cuda.is_available() else "cpu",
+        default=default_device(),
         help="device to benchmark on (default: cuda when available, else cpu)",
     )
     group.addoption("--genzoo-backends", default=None, help="comma-separated backends (eager always runs)")

@@ -16,6 +16,11 @@ from collections.abc import Callable
 import torch
 
 
+def default_device(device: str | None = None) -> str:
+    """``device`` as given, else CUDA when present, else the CPU: every command's default."""
+    return device or ("cuda" if torch.cuda.is_available() else "cpu")
+
+
 def cpu_benchmark_threads() -> int:
     """Intra-op threads for timing on the CPU: one core is left to everything else. On a 2-core
     VM, two OpenMP threads stall for a whole scheduler slice (~8 ms) per parallel region whenever

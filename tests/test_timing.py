@@ -4,6 +4,7 @@ import random
 import time
 
 import pytest
+import torch
 
 from genzoo.ceilings import copy_bandwidth, matmul_throughput
 from genzoo.timing import Timing, TimingPlan, measure
@@ -33,3 +34,13 @@ def test_ceilings_are_measured_and_plausible():
     plan = TimingPlan(warmup=1, min_rounds=3, budget_s=0.05)
     assert 0.1 < copy_bandwidth("cpu", 8 * 2**20, plan) < 10_000  # GB/s
     assert 1e-4 < matmul_throughput("cpu", 128, __import__("torch").float32, plan) < 1_000  # TFLOP/s
+
+
+def test_the_default_device_is_cuda_when_present_else_the_cpu(monkeypatch):
+    from genzoo.timing import default_device
+
+    assert default_device("cpu") == "cpu" and default_device("cuda:1") == "cuda:1"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert default_device() == "cuda"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert default_device(None) == "cpu"

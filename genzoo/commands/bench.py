@@ -6,11 +6,11 @@ import argparse
 from pathlib import Path
 
 import pandas as pd
-import torch
 
 from genzoo import bench_suite, goals
 from genzoo.kernels import BACKENDS
 from genzoo.results import benchmark_json
+from genzoo.timing import default_device
 
 NAME = "bench"
 HELP = "benchmark every registered op on every backend, dtype and size; print a table"
@@ -43,8 +43,7 @@ def _backend_list(text: str) -> tuple[str, ...]:
 
 
 def options_from(args: argparse.Namespace) -> bench_suite.BenchOptions:
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    if args.goals and device != "cuda":
+    if args.goals and default_device(args.device) != "cuda":
         raise SystemExit("genzoo: --goals reads the speed goals on the GPU grid; this run has no CUDA device")
     return bench_suite.BenchOptions(
         device=args.device, quick=args.quick, goals=args.goals, backends=args.backends, select=args.select

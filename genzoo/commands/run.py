@@ -18,7 +18,7 @@ from genzoo.models import checkpoint, protocol
 from genzoo.report import write_report
 from genzoo.results.store import RunDir
 from genzoo.sweeps import plan
-from genzoo.timing import cpu_benchmark_threads
+from genzoo.timing import cpu_benchmark_threads, default_device
 
 NAME = "run"
 HELP = "run the whole job (op benchmarks, training, sweeps, report) into results/<run-id>/"
@@ -49,7 +49,7 @@ def _family_list(text: str) -> tuple[str, ...]:
 
 
 def main(args: argparse.Namespace) -> int:
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = default_device(args.device)
     preset = args.preset or ("gpu" if device == "cuda" else "cpu")
     bench_options = None if args.skip_ops else bench.options_from(args)  # refuses bad selections early
     if device == "cpu":

@@ -22,6 +22,7 @@ from torch import nn
 import genzoo
 from genzoo import storage
 from genzoo.models import protocol, training
+from genzoo.timing import default_device
 
 FORMAT_VERSION = 1
 
@@ -123,7 +124,7 @@ def ensure_trained_seeds(
     spec = protocol.get(family)
     base = spec.config(preset)
     data = spec.load_data()
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = torch.device(default_device(device))
     trained = []
     for seed in (base.seed, *base.extra_seeds):
         config = dataclasses.replace(base, seed=seed)

@@ -18,6 +18,7 @@ from genzoo.models import checkpoint, protocol
 from genzoo.quality.feature_net import extract_features
 from genzoo.sweeps import plan
 from genzoo.sweeps.runner import FamilySweep
+from genzoo.timing import default_device
 
 # backends that change a family's computation: "sdpa" only exists for attention
 FAMILY_BACKENDS = {
@@ -35,7 +36,7 @@ def run_family(
     device: str | None = None,
     progress: bool = True,
 ) -> list[Measurement]:
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = default_device(device)
     settings = plan.SETTINGS[preset]
     trained = checkpoint.ensure_trained_seeds(name, preset, device=device, progress=progress)
     family = protocol.get(name)
