@@ -101,6 +101,20 @@ def measure(fn: Callable[[], object], device: torch.device | str, plan: TimingPl
     return Timing.from_samples(samples)
 
 
+def measure_within(fn: Callable[[], object], device: torch.device | str, budget_s: float, max_rounds: int) -> Timing:
+    """Time ``fn()`` (already warm) until ``budget_s`` is spent or ``max_rounds`` calls were made,
+    one call at least: for calls of seconds (a whole sampling loop), where ``measure``'s untimed
+    estimating call would double the cost."""
+    seconds: list[float] = []
+    while not seconds or (sum(seconds) < budget_s and len(seconds) < max_rounds):
+        synchronize(device)
+        start = time.perf_counter()
+        fn()
+        synchronize(device)
+        seconds.append(time.perf_counter() - start)
+    return Timing.from_samples(seconds)
+
+
 def _rounds_for_budget(fn: Callable[[], object], device: torch.device | str, plan: TimingPlan) -> int:
     start = time.perf_counter()
     fn()

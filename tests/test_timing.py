@@ -44,3 +44,14 @@ def test_the_default_device_is_cuda_when_present_else_the_cpu(monkeypatch):
     assert default_device() == "cuda"
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert default_device(None) == "cpu"
+
+
+def test_measure_within_stops_at_the_budget_or_the_round_cap():
+    from genzoo.timing import measure_within
+
+    calls = []
+    timing = measure_within(lambda: calls.append(time.sleep(0.01)), "cpu", budget_s=0.035, max_rounds=100)
+    # each call sleeps >= 10 ms, so the 35 ms budget is spent after 4 calls at most
+    assert timing.rounds == len(calls) and 1 <= len(calls) <= 4 and timing.median_s >= 0.01
+    assert measure_within(lambda: time.sleep(0.002), "cpu", budget_s=10.0, max_rounds=3).rounds == 3
+    assert measure_within(lambda: time.sleep(0.02), "cpu", budget_s=0.0, max_rounds=3).rounds == 1

@@ -14,7 +14,7 @@ import contextlib
 import copy
 import dataclasses
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import torch
 
@@ -22,7 +22,7 @@ from genzoo import kernels, quality
 from genzoo.measurement import Measurement
 from genzoo.models import protocol
 from genzoo.sweeps.plan import SweepPoint, SweepSettings
-from genzoo.timing import Timing, synchronize
+from genzoo.timing import Timing, measure_within, synchronize
 
 # how far a variant's headline quality metric may move (relative) and still count as "the same
 # model": FID from a few dozen samples varies by a few percent with the seed alone
@@ -40,18 +40,6 @@ def model_on_backend(model: torch.nn.Module, backend: str, dtype: str) -> Iterat
             child.compile()
     with kernels.use(backend):
         yield net
-
-
-def timed_rounds(fn: Callable[[], object], device: str, budget_s: float, max_rounds: int) -> tuple[Timing, list]:
-    """Call ``fn`` until ``budget_s`` is spent or ``max_rounds`` calls were made (at least one)."""
-    seconds, outputs = [], []
-    while not seconds or (sum(seconds) < budget_s and len(seconds) < max_rounds):
-        synchronize(device)
-        start = time.perf_counter()
-        outputs.append(fn())
-        synchronize(device)
-        seconds.append(time.perf_counter() - start)
-    return Timing.from_samples(seconds), outputs
 
 
 @dataclasses.dataclass
@@ -85,7 +73,7 @@ class FamilySweep:
                 timing, outputs = self._generate(net, knobs, count, n)
                 quality_rows, headline = self._quality(point, net, torch.cat(outputs)[:count])
             else:
-                timing, _ = timed_rounds(
+                timing = measure_within(
                     lambda: self.family.sample(net, n, 0, **knobs), self.device,
                     self.settings.timing_budget_s, self.settings.max_rounds,
                 )  # fmt: skip
