@@ -21,7 +21,6 @@ import pandas as pd
 
 KINDS = ("op", "model", "sweep", "quality", "ceiling")
 KEY_COLUMNS = ("kind", "subject", "backend", "dtype", "case", "metric")
-VENDOR_BACKENDS = ("sdpa",)  # the vendor's own fused path: the bar a kernel of ours must clear
 
 
 @dataclasses.dataclass(frozen=True)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 import torch
 
@@ -97,3 +100,11 @@ def test_registering_twice_or_an_unknown_backend_is_refused(probe_op):
         registry.register(probe_op)
     with pytest.raises(ValueError, match="unknown backend"):
         registry.add_backend(probe_op.name, "cudnn", lambda x: x)
+
+
+def test_importing_the_registry_loads_no_harness_or_model_library():
+    """Models and kernels import the registry; it must stay as light as torch and triton."""
+    script = "import sys, genzoo.kernels; print(*sorted(m for m in ('pandas', 'transformers', 'diffusers') if m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", script], check=False, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == []

@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from genzoo import goals, storage
-from genzoo.measurement import VENDOR_BACKENDS
+from genzoo.kernels.registry import VENDOR_BACKENDS
 from genzoo.report import claims, findings, html, markdown, plots
 from genzoo.results import MEASUREMENT_COLUMNS, PROVENANCE_COLUMNS, format_value, is_speed_metric
 from genzoo.results.store import RunDir, merge_results, run_labels
