@@ -91,25 +91,12 @@ class FeatureNet(nn.Module):
         return self.head(self.hidden(images))
 
 
-class PenultimateFeatures(nn.Module):
-    """The net's features as torchmetrics' ``feature`` module: images -> [N, feature_dim] float64.
+@dataclasses.dataclass(frozen=True)
+class Readout:
+    """What the metrics read from one forward pass over a set of images."""
 
-    torchmetrics reads ``num_features`` instead of probing with a dummy image, and calls the module
-    on exactly the tensors given to ``update``; ``train()`` is pinned to eval like its own
-    ``NoTrainInceptionV3``. Float64 out, because KID keeps the features in the dtype it gets and
-    its unbiased estimate subtracts sums of m^2 kernel values, which float32 would round away.
-    """
-
-    def __init__(self, net: FeatureNet) -> None:
-        super().__init__()
-        self.net = net
-        self.num_features = net.num_features
-
-    def train(self, mode: bool = True) -> PenultimateFeatures:
-        return super().train(False)
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.net.features(images.to(self.net.fc.weight.dtype)).double()
+    features: torch.Tensor  # [N, feature_dim]: FID, KID, precision / recall / density / coverage
+    logits: torch.Tensor  # [N, num_classes]: classifier score and class balance
 
 
 @dataclasses.dataclass(frozen=True)
@@ -137,17 +124,22 @@ def _shift(images: torch.Tensor, max_shift: int, generator: torch.Generator) -> 
 
 
 @torch.no_grad()
+def read_images(net: FeatureNet, images: torch.Tensor) -> Readout:
+    """Features and logits of ``images`` [N, 1, 28, 28] from one forward pass, in batches of
+    FEATURE_BATCH, on the net's device: every metric of a set reads the same pass."""
+    device = net.fc.weight.device
+    hidden = torch.cat([net.hidden(chunk.to(device)) for chunk in images.split(FEATURE_BATCH)])
+    return Readout(features=hidden * net.feature_scale, logits=net.head(hidden))
+
+
 def classify(net: FeatureNet, images: torch.Tensor) -> torch.Tensor:
-    """Logits [N, 10] in batches of FEATURE_BATCH, on the net's device."""
-    device = net.fc.weight.device
-    return torch.cat([net(chunk.to(device)) for chunk in images.split(FEATURE_BATCH)])
+    """Logits [N, 10], on the net's device."""
+    return read_images(net, images).logits
 
 
-@torch.no_grad()
 def extract_features(net: FeatureNet, images: torch.Tensor) -> torch.Tensor:
-    """Penultimate features [N, feature_dim] in batches of FEATURE_BATCH, on the net's device."""
-    device = net.fc.weight.device
-    return torch.cat([net.features(chunk.to(device)) for chunk in images.split(FEATURE_BATCH)])
+    """Penultimate features [N, feature_dim], on the net's device."""
+    return read_images(net, images).features
 
 
 def accuracy(net: FeatureNet, images: torch.Tensor, labels: torch.Tensor) -> float:

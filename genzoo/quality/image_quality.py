@@ -14,7 +14,8 @@ the same N, returned as a dict each and as ``Measurement`` rows (kind "quality")
 
 Everything about the real side (feature net, real FID/KID statistics, real features, real
 sharpness) lives in an ``ImageQualityReference``, built once and reused across generated sets;
-anchors are cached in it per N.
+anchors are cached in it per N. The feature net runs once per image set: every metric reads the
+features and logits of that one pass.
 """
 
 from __future__ import annotations
@@ -28,15 +29,8 @@ from genzoo.measurement import Measurement
 from genzoo.models.data import load_mnist
 from genzoo.quality import anchors
 from genzoo.quality.classifier_scores import class_balance, classifier_score
-from genzoo.quality.feature_net import (
-    PRESETS,
-    FeatureNetConfig,
-    PenultimateFeatures,
-    classify,
-    extract_features,
-    load_or_train_feature_net,
-)
-from genzoo.quality.fid import fid_metric, image_fid, image_kid, kid_metric
+from genzoo.quality.feature_net import PRESETS, FeatureNetConfig, load_or_train_feature_net, read_images
+from genzoo.quality.fid import feature_fid, feature_kid, fid_metric, kid_metric
 from genzoo.quality.inputs import check_images
 from genzoo.quality.precision_recall import DEFAULT_K, precision_recall
 from genzoo.quality.sharpness import DEFAULT_CUTOFF, high_frequency_fraction
@@ -63,12 +57,10 @@ class ImageQualityReference:
         self.config = config
         self.mnist = load_mnist()
         self.trained = load_or_train_feature_net(config.feature_net, device)
-        net = self.trained.net
         real = self.mnist.train.images
-        extractor = PenultimateFeatures(net)
-        self.fid = fid_metric(extractor, real)
-        self.kid = kid_metric(extractor, real, config.kid_subsets, config.kid_subset_size)
-        self.real_features = extract_features(net, real)  # [4500, feature_dim]
+        self.real_features = read_images(self.trained.net, real).features  # [4500, feature_dim]
+        self.fid = fid_metric(self.real_features)
+        self.kid = kid_metric(self.real_features, config.kid_subsets, config.kid_subset_size)
         self.real_hf = high_frequency_fraction(real, config.sharpness_cutoff).mean().item()
         self._anchor_cache: dict[int, tuple[dict[str, float], dict[str, float]]] = {}
 
@@ -86,23 +78,20 @@ class ImageQualityReference:
     def metrics(self, images: torch.Tensor) -> dict[str, float]:
         """Every metric of one image set [N >= 4, 1, 28, 28] in [0, 1]."""
         images = check_images("images", images, min_count=MIN_SAMPLES).to(self.device, torch.float32)
-        net = self.trained.net
-        kid_mean, kid_std = image_kid(self.kid, images, seed=self.config.seed)
-        pr = precision_recall(
-            self._real_subset(images.shape[0]), extract_features(net, images), self.config.k
-        )
-        logits = classify(net, images)
-        balance = class_balance(logits)
+        readout = read_images(self.trained.net, images)
+        kid_mean, kid_std = feature_kid(self.kid, readout.features, seed=self.config.seed)
+        pr = precision_recall(self._real_subset(images.shape[0]), readout.features, self.config.k)
+        balance = class_balance(readout.logits)
         hf = high_frequency_fraction(images, self.config.sharpness_cutoff).mean().item()
         return {
-            "fid": image_fid(self.fid, images),
+            "fid": feature_fid(self.fid, readout.features),
             "kid_mean": kid_mean,
             "kid_std": kid_std,
             "precision": pr.precision,
             "recall": pr.recall,
             "density": pr.density,
             "coverage": pr.coverage,
-            "classifier_score": classifier_score(logits),
+            "classifier_score": classifier_score(readout.logits),
             "class_entropy_ratio": balance.entropy_ratio,
             "class_tv_from_uniform": balance.tv_from_uniform,
             "missing_classes": float(balance.missing_classes),

@@ -11,7 +11,6 @@ from genzoo.quality import feature_net
 from genzoo.quality.feature_net import (
     PRESETS,
     FeatureNet,
-    PenultimateFeatures,
     _shift,
     accuracy,
     cache_path,
@@ -33,15 +32,14 @@ def test_shift_moves_each_image_by_at_most_max_shift(max_shift):
     assert len(set(zip(dy.tolist(), dx.tolist()))) > 3  # per image, not one shift for the batch
 
 
-def test_penultimate_features_stay_in_eval_and_report_their_width():
+def test_one_pass_reads_the_features_and_the_logits_of_the_net():
     net = FeatureNet(PRESETS["tiny"])
-    features = PenultimateFeatures(net).train()
-    assert not features.training and features.num_features == PRESETS["tiny"].feature_dim
-    images = torch.rand(5, 1, 28, 28)
-    out = features(images)
-    assert out.dtype == torch.float64  # KID keeps what it gets; float32 would cancel
-    assert torch.equal(out, net.features(images).double())
-    assert net(images).shape == (5, 10)
+    net.feature_scale.fill_(0.5)
+    images = torch.rand(feature_net.FEATURE_BATCH + 3, 1, 28, 28)  # two batches, the second odd
+    readout = feature_net.read_images(net, images)
+    assert readout.features.shape == (len(images), PRESETS["tiny"].feature_dim)
+    torch.testing.assert_close(readout.features, net.features(images))
+    torch.testing.assert_close(readout.logits, net(images))
 
 
 def test_cache_key_follows_config_and_data():

@@ -1,4 +1,4 @@
-"""FID and KID against closed forms on raw features, and torchmetrics' image path against them."""
+"""FID and KID against closed forms on raw features, and torchmetrics' scoring against them."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ import pytest
 import torch
 from torchmetrics.image.fid import _compute_fid
 
-from genzoo.quality.feature_net import PenultimateFeatures, extract_features
+from genzoo.quality.feature_net import extract_features
 from genzoo.quality.fid import (
+    feature_fid,
+    feature_kid,
     fid_metric,
     frechet_distance,
     gaussian_frechet_distance,
-    image_fid,
-    image_kid,
     kid_metric,
     polynomial_mmd2,
 )
@@ -117,41 +117,42 @@ def test_kid_estimates_the_population_mmd():
     assert abs(same) < 0.05 * expected
 
 
-def test_torchmetrics_image_fid_equals_the_reference_on_the_same_features(tiny_net, mnist):
-    real, generated = mnist.train.images[:400], mnist.test.images[:150].flip(-1)  # mirrored digits
-    metric = fid_metric(PenultimateFeatures(tiny_net), real)
-    expected = frechet_distance(extract_features(tiny_net, generated), extract_features(tiny_net, real))
-    assert image_fid(metric, generated) == pytest.approx(expected, rel=1e-7)
+def test_torchmetrics_fid_equals_the_reference_on_the_same_features(tiny_net, mnist):
+    real = extract_features(tiny_net, mnist.train.images[:400])
+    generated = extract_features(tiny_net, mnist.test.images[:150].flip(-1))  # mirrored digits
+    metric = fid_metric(real)
+    expected = frechet_distance(generated, real)
+    assert feature_fid(metric, generated) == pytest.approx(expected, rel=1e-7)
     # reset() keeps the real side: a second generated set is scored against the same real set
-    assert abs(image_fid(metric, real)) < 1e-6 * expected
-    assert image_fid(metric, generated) == pytest.approx(expected, rel=1e-7)
+    assert abs(feature_fid(metric, real)) < 1e-6 * expected
+    assert feature_fid(metric, generated) == pytest.approx(expected, rel=1e-7)
 
 
 def test_torchmetrics_kid_with_one_full_subset_equals_the_reference(tiny_net, mnist):
-    real, generated = mnist.train.images[:200], mnist.test.images[:200].flip(-2)
-    metric = kid_metric(PenultimateFeatures(tiny_net), real, subsets=1, subset_size=200)
-    mean, std = image_kid(metric, generated)  # one subset of all 200: a permutation, same value
-    expected = polynomial_mmd2(extract_features(tiny_net, real), extract_features(tiny_net, generated))
-    assert mean == pytest.approx(expected, rel=1e-8)
+    real = extract_features(tiny_net, mnist.train.images[:200])
+    generated = extract_features(tiny_net, mnist.test.images[:200].flip(-2))
+    metric = kid_metric(real, subsets=1, subset_size=200)
+    mean, std = feature_kid(metric, generated)  # one subset of all 200: a permutation, same value
+    assert mean == pytest.approx(polynomial_mmd2(real, generated), rel=1e-8)
     assert std == 0.0
 
 
 def test_kid_is_seeded_and_leaves_the_global_rng_alone(tiny_net, mnist):
-    metric = kid_metric(PenultimateFeatures(tiny_net), mnist.train.images[:300], subsets=5, subset_size=100)
-    generated = mnist.test.images[:120]
+    metric = kid_metric(extract_features(tiny_net, mnist.train.images[:300]), subsets=5, subset_size=100)
+    generated = extract_features(tiny_net, mnist.test.images[:120])
     state = torch.get_rng_state()
-    first = image_kid(metric, generated, seed=7)
+    first = feature_kid(metric, generated, seed=7)
     assert torch.equal(torch.get_rng_state(), state)
-    assert image_kid(metric, generated, seed=7) == first
-    assert image_kid(metric, generated, seed=8) != first
+    assert feature_kid(metric, generated, seed=7) == first
+    assert feature_kid(metric, generated, seed=8) != first
     assert metric.subset_size == 100  # restored after shrinking to the smaller side
 
 
 def test_noise_is_far_from_digits(tiny_net, mnist):
-    metric = fid_metric(PenultimateFeatures(tiny_net), mnist.train.images[:500])
-    held_out = image_fid(metric, mnist.test.images[:200])
-    noise = image_fid(metric, torch.rand(200, 1, 28, 28, generator=torch.Generator().manual_seed(9)))
-    assert noise > 5 * held_out > 0
+    metric = fid_metric(extract_features(tiny_net, mnist.train.images[:500]))
+    held_out = feature_fid(metric, extract_features(tiny_net, mnist.test.images[:200]))
+    noise_images = torch.rand(200, 1, 28, 28, generator=torch.Generator().manual_seed(9))
+    assert feature_fid(metric, extract_features(tiny_net, noise_images)) > 5 * held_out > 0
 
 
 @pytest.mark.parametrize(
@@ -170,9 +171,19 @@ def test_bad_features_are_refused_by_name(a, b, needle):
             function(a, b)
 
 
-def test_bad_generated_images_are_refused_by_name(tiny_net, mnist):
-    metric = fid_metric(PenultimateFeatures(tiny_net), mnist.train.images[:50])
-    with pytest.raises(ValueError, match="generated has 1 samples"):
-        image_fid(metric, mnist.test.images[:1])
-    with pytest.raises(ValueError, match=r"generated has values in \[-1"):
-        image_fid(metric, mnist.test.images[:10] * 2 - 1)
+@pytest.mark.parametrize(
+    "generated, needle",
+    [
+        (torch.randn(1, 3), "generated has 1 samples"),
+        (torch.randn(5, 4), "generated has 4 features per sample, the real side 3"),
+        (torch.full((5, 3), math.nan), "generated has 15 non-finite"),
+        (torch.ones(5, 3, dtype=torch.bool), "generated must be floating point"),
+    ],
+)
+def test_bad_generated_features_are_refused_by_name(generated, needle):
+    real = torch.randn(50, 3, generator=torch.Generator().manual_seed(4))
+    for metric, score in ((fid_metric(real), feature_fid), (kid_metric(real, 2, 10), feature_kid)):
+        with pytest.raises(QualityInputError, match=needle):
+            score(metric, generated)
+    with pytest.raises(QualityInputError, match="real_features has 1 samples"):
+        fid_metric(real[:1])

@@ -55,6 +55,16 @@ def test_blurred_digits_are_less_sharp(tiny_reference, mnist):
     assert evaluate_images(blurred, tiny_reference).metrics["sharpness_ratio"] < 0.6
 
 
+def test_the_feature_net_runs_once_per_image_set(tiny_reference, mnist, monkeypatch):
+    net, passes = tiny_reference.trained.net, []
+    hidden = net.hidden
+    monkeypatch.setattr(net, "hidden", lambda images: passes.append(len(images)) or hidden(images))
+    count = int(torch.randint(40, 90, ()).item())
+    metrics = tiny_reference.metrics(mnist.test.images[:count])
+    assert passes == [count]  # FID, KID, precision / recall and the classifier scores share it
+    assert metrics["fid"] >= 0 and 0 < metrics["classifier_score"] <= 10
+
+
 def test_rows_cover_the_generated_set_and_both_anchors(tiny_reference, mnist):
     report = evaluate_images(
         mnist.test.images[:120].flip(-1),
