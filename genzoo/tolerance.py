@@ -69,5 +69,13 @@ def error_limit(dtype: torch.dtype, eager_error: float | None = None, *, tf32: b
     return bound
 
 
+def model_error_limit(dtype: torch.dtype, eager_error: float | None = None) -> float:
+    """The largest error a whole model's output may show against eager float32: the model bound in
+    fp32, and in bf16/fp16 the same rule as an op's (twice eager's own error in that dtype)."""
+    if dtype == torch.float32:
+        return MODEL_OUTPUT_FP32.bound
+    return error_limit(dtype, eager_error)
+
+
 def within_tolerance(error: float, dtype: torch.dtype, eager_error: float | None = None, *, tf32: bool = False) -> bool:
     return error <= error_limit(dtype, eager_error, tf32=tf32)

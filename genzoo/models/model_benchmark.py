@@ -177,8 +177,7 @@ class OutputError:
 
 
 def output_error(point: ModelPoint, output: torch.Tensor, eager_outputs: dict) -> OutputError:
-    """Error against eager fp32. Its limit: the model tolerance in fp32; in bf16/fp16 twice
-    eager's own error in that dtype (tolerance.error_limit); eager itself is the baseline."""
+    """Error against eager fp32, within ``tolerance.model_error_limit``; eager itself is the baseline."""
     key = (point.family, point.preset, point.case)
     if point.backend == "eager":
         eager_outputs[(*key, point.dtype)] = output
@@ -188,11 +187,9 @@ def output_error(point: ModelPoint, output: torch.Tensor, eager_outputs: dict) -
     error = tolerance.relative_error(output, reference)
     if point.backend == "eager":
         return OutputError(error, None)
-    if point.dtype == torch.float32:
-        return OutputError(error, tolerance.MODEL_OUTPUT_FP32.bound)
     eager_same_dtype = eager_outputs.get((*key, point.dtype))
     eager_error = None if eager_same_dtype is None else tolerance.relative_error(eager_same_dtype, reference)
-    return OutputError(error, tolerance.error_limit(point.dtype, eager_error))
+    return OutputError(error, tolerance.model_error_limit(point.dtype, eager_error))
 
 
 def measurement(point: ModelPoint, median_s: float, q1_s: float, q3_s: float, rounds: int,
