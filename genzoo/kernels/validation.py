@@ -60,6 +60,21 @@ def check_like(name: str, tensor: torch.Tensor, ref_name: str, ref: torch.Tensor
         raise KernelInputError(f"{name} is on {tensor.device} but {ref_name} is on {ref.device}")
 
 
+def is_channels_last(name: str, tensor: torch.Tensor) -> bool:
+    """Whether ``tensor`` [N, C, *spatial] is dense with channels innermost (as
+    ``torch.channels_last`` lays out 4-D tensors), False when contiguous; any other layout is
+    refused by name. A tensor that is both (one channel, or one spatial position) counts as
+    contiguous."""
+    if tensor.is_contiguous():
+        return False
+    if tensor.ndim >= 3 and tensor.movedim(1, -1).is_contiguous():
+        return True
+    raise KernelInputError(
+        f"{name} must be contiguous or channels-last (strides {tensor.stride()} for shape "
+        f"{tuple(tensor.shape)}); call .contiguous() first"
+    )
+
+
 def check_out(out: torch.Tensor | None, like_name: str, like: torch.Tensor) -> torch.Tensor:
     """Return ``out`` checked against ``like``, or a fresh tensor shaped like it."""
     if out is None:

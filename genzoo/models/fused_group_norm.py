@@ -32,7 +32,6 @@ class GroupNormSiLU(nn.GroupNorm):
         return fused
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.contiguous()  # the op takes NCHW-contiguous input; CPU convolutions may hand channels-last
         if torch.is_grad_enabled() and (
             x.requires_grad or (self.weight is not None and self.weight.requires_grad)
         ):

@@ -1,5 +1,5 @@
-"""group_norm_silu: property sweeps over NCHW shapes against F.silu(F.group_norm(...)) in float64,
-plus the errors that name a bad argument."""
+"""group_norm_silu: property sweeps over NCHW and channels-last shapes against
+F.silu(F.group_norm(...)) in float64, plus the errors that name a bad argument."""
 
 from __future__ import annotations
 
@@ -44,6 +44,48 @@ def test_matches_float64_group_norm_on_any_shape(batch, groups, channels_per_gro
     assert relative_error(result, _reference(x, groups, weight, bias)) <= 1e-5
 
 
+def channels_last(tensor: torch.Tensor) -> torch.Tensor:
+    """The same values with channels innermost in memory, for any number of spatial dims."""
+    return tensor.movedim(1, -1).contiguous().movedim(-1, 1)
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    batch=st.integers(1, 3),
+    groups=st.integers(1, 4),
+    channels_per_group=st.integers(1, 5),
+    spatial=st.lists(st.integers(1, 9), min_size=1, max_size=3),
+    x_layout=st.sampled_from(["contiguous", "channels_last"]),
+    out_layout=st.sampled_from(["contiguous", "channels_last"]),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_channels_last_in_or_out_matches_float64(batch, groups, channels_per_group, spatial, x_layout, out_layout, seed):
+    g = torch.Generator().manual_seed(seed)
+    channels = groups * channels_per_group
+    spatial = [*spatial, 2]  # at least two values per group, and a layout that can differ
+    x = torch.randn(batch, channels, *spatial, generator=g) * 3 + 1
+    weight, bias = torch.randn(channels, generator=g), torch.randn(channels, generator=g)
+    layouts = {"contiguous": torch.Tensor.contiguous, "channels_last": channels_last}
+    x_in = layouts[x_layout](x).to(DEVICE)
+    out = layouts[out_layout](torch.full_like(x, float("nan"))).to(DEVICE)
+    with kernels.use("triton"):
+        result = kernels.ops.group_norm_silu(x_in, groups, weight.to(DEVICE), bias.to(DEVICE), out=out)
+    assert result is out and result.stride() == out.stride()
+    assert relative_error(result, _reference(x, groups, weight, bias)) <= 1e-5
+
+
+@pytest.mark.parametrize("shape", [(2, 6, 41, 47), (1, 4, 3, 5, 7), (2, 8, 9)], ids=str)
+def test_default_out_keeps_the_channels_last_layout(shape):
+    """Past one block too (5781-element groups): the multi-block path walks channels-last memory."""
+    g = torch.Generator().manual_seed(torch.randint(0, 2**31 - 1, ()).item())
+    x = channels_last(torch.randn(*shape, generator=g) + 30.0).to(DEVICE)
+    weight, bias = torch.rand(shape[1], generator=g) + 0.5, torch.randn(shape[1], generator=g)
+    with kernels.use("triton"):
+        result = kernels.ops.group_norm_silu(x, 2, weight.to(DEVICE), bias.to(DEVICE))
+    assert result.stride() == x.stride()
+    assert relative_error(result, _reference(x.cpu(), 2, weight, bias)) <= 1e-5
+
+
 def test_large_group_uses_several_blocks_and_stays_exact():
     """A group of 3 x 41 x 47 = 5781 elements (past one block) with a large mean: the merged
     statistics must not lose the variance to cancellation."""
@@ -77,7 +119,9 @@ def test_groups_that_do_not_divide_channels_are_refused(backend):
 BAD_CALLS = [
     (dict(x=torch.randn(6)), "x must have at least 2 dimensions"),
     (dict(x=torch.randint(0, 9, (2, 6, 3, 3))), "x has dtype"),
-    (dict(x=torch.randn(2, 3, 3, 6).permute(0, 3, 1, 2)), "x must be contiguous"),
+    (dict(x=torch.randn(2, 6, 3, 3).transpose(2, 3)), r"x must be contiguous or channels-last \(strides \(54, 9, 1, 3\)"),
+    (dict(out=torch.empty(2, 6, 3, 3).transpose(2, 3)), "out must be contiguous or channels-last"),
+    (dict(out=torch.empty(2, 6, 3, 3, dtype=torch.float64)), "out has dtype"),
     (dict(num_groups=0), "num_groups must be a positive int"),
     (dict(num_groups=2.0), "num_groups must be a positive int"),
     (dict(weight=torch.randn(5)), "weight has 5 entries but x has 6 channels"),

@@ -81,3 +81,27 @@ def test_fused_unet_under_triton_matches_eager():
         expected = fused(x, t, class_labels=y).sample
         with kernels.use("triton", ops=["group_norm_silu"]):
             assert relative_error(fused(x, t, class_labels=y).sample, expected) < 1e-5
+
+
+@pytest.mark.parametrize("backend", ["eager", "triton"])
+def test_fused_unet_runs_in_channels_last_memory(backend):
+    """diffusers recommends channels-last UNets on GPUs; the fused op takes that layout as it is."""
+    if backend == "triton" and not triton_mode.triton_available():
+        pytest.skip("triton is not installed")
+    plain = small_unet()
+    fused = copy.deepcopy(plain)
+    fuse_group_norm_silu(fused)
+    fused.to(memory_format=torch.channels_last)
+    layouts = []  # of each fused op's output: channels-last unless its input was copied to NCHW
+    for module in fused.modules():
+        if isinstance(module, GroupNormSiLU):
+            module.register_forward_hook(
+                lambda module, args, out: layouts.append(out.is_contiguous(memory_format=torch.channels_last))
+            )
+    x, t, y = inputs()
+    with torch.no_grad():
+        expected = plain(x, t, class_labels=y).sample
+        with kernels.use(backend, ops=["group_norm_silu"]):
+            result = fused(x.to(memory_format=torch.channels_last), t, class_labels=y).sample
+    assert len(layouts) == fuse_group_norm_silu(copy.deepcopy(plain)) and all(layouts)
+    assert relative_error(result, expected) < 1e-5
