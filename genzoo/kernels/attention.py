@@ -53,7 +53,13 @@ if triton_mode.triton_available():
     import triton.language as tl
     from triton.tools.tensor_descriptor import TensorDescriptor
 
-    from genzoo.kernels.attention_backward import for_store, hide_invisible, load_tile, tile_dot
+    from genzoo.kernels.attention_backward import (
+        for_store,
+        hide_invisible,
+        key_block_range,
+        load_tile,
+        tile_dot,
+    )
 
     @triton.jit
     def _fwd_key_blocks(
@@ -110,16 +116,7 @@ if triton_mode.triton_available():
         m_i = tl.full([BLOCK_M], float("-inf"), tl.float32)
         l_i = tl.zeros([BLOCK_M], tl.float32)
         acc = tl.zeros([BLOCK_M, HEAD_DIM_PAD], tl.float32)
-        # key blocks [0, full) are visible to every row of the tile; [full, end) need masking
-        shift = seq_k - seq_q
-        if CAUSAL:
-            end = tl.minimum(seq_k, start_m + BLOCK_M + shift)
-            full = tl.minimum(
-                tl.maximum(start_m + shift + 1, 0) // BLOCK_N * BLOCK_N, seq_k // BLOCK_N * BLOCK_N
-            )
-        else:
-            end = seq_k
-            full = seq_k // BLOCK_N * BLOCK_N
+        full, end = key_block_range(start_m, seq_q, seq_k, CAUSAL, BLOCK_M, BLOCK_N)
         k_base = k_ptr + b * stride_kb + g * stride_kh
         v_base = v_ptr + b * stride_vb + g * stride_vh
         kpm_base = kpm_ptr + b * stride_kpm_b

@@ -67,6 +67,20 @@ if triton_mode.triton_available():
         return tl.load(base + offs_rows[:, None] * stride_row + offs_d[None, :] * stride_d, mask=mask, other=0.0)
 
     @triton.jit
+    def key_block_range(start_m, seq_q, seq_k, CAUSAL: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
+        """(full, end) for the query tile at ``start_m``: key blocks [0, full) are visible to every
+        row of the tile, [full, end) need masking (the seq_k edge, the bottom-right causal
+        diagonal), keys from ``end`` on are seen by none."""
+        shift = seq_k - seq_q
+        if CAUSAL:
+            end = tl.minimum(seq_k, start_m + BLOCK_M + shift)
+            full = tl.minimum(tl.maximum(start_m + shift + 1, 0) // BLOCK_N * BLOCK_N, seq_k // BLOCK_N * BLOCK_N)
+        else:
+            end = seq_k
+            full = seq_k // BLOCK_N * BLOCK_N
+        return full, end
+
+    @triton.jit
     def hide_invisible(
         s, offs_m, offs_n, n_in, kpm_base, mask_base, stride_kpm_n, stride_mask_m, stride_mask_n, seq_q, seq_k,
         FILL: tl.constexpr, BOUNDARY: tl.constexpr, CAUSAL: tl.constexpr, HAS_KPM: tl.constexpr,
@@ -268,16 +282,7 @@ if triton_mode.triton_available():
         )  # log2(e)
         lse = tl.where(lse == float("-inf"), float("inf"), lse)  # rows with no visible key: P = 0
         delta = tl.load(delta_ptr + bh * seq_q + offs_m, mask=m_in, other=0.0)
-        # key blocks as in the forward: [0, full) entirely visible, [full, end) masked
-        shift = seq_k - seq_q
-        if CAUSAL:
-            end = tl.minimum(seq_k, start_m + BLOCK_M + shift)
-            full = tl.minimum(
-                tl.maximum(start_m + shift + 1, 0) // BLOCK_N * BLOCK_N, seq_k // BLOCK_N * BLOCK_N
-            )
-        else:
-            end = seq_k
-            full = seq_k // BLOCK_N * BLOCK_N
+        full, end = key_block_range(start_m, seq_q, seq_k, CAUSAL, BLOCK_M, BLOCK_N)  # as in the forward
         dq = tl.zeros([BLOCK_M, HEAD_DIM_PAD], tl.float32)
         k_base = k_ptr + b * stride_kb + g * stride_kh
         v_base = v_ptr + b * stride_vb + g * stride_vh
