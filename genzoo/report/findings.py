@@ -108,17 +108,32 @@ def _backend_wins(frame: pd.DataFrame) -> list[str]:
 
 
 def _excluded(frame: pd.DataFrame) -> list[str]:
+    """Variants outside their tolerance one by one, with their error: each says something about a
+    kernel. Interpreted ones by count per op and backend: all say only that there was no GPU."""
     rows = pd.concat([op_latency_rows(frame), model_rows(frame)])
     rows = rows[rows["excluded"] != ""].drop_duplicates(subset=[*PAIR_KEYS, "excluded"])
-    if rows.empty:
-        return []
-    items = []
-    for row in rows.itertuples():
-        detail = row.excluded
-        if "outside" in detail and pd.notna(row.error) and pd.notna(row.error_limit):
-            detail += f": error {row.error:.2g} > limit {row.error_limit:.2g}"
-        items.append(f"{row.subject} {row.backend} {row.dtype} [{row.case}] ({detail})")
-    return [f"No speed claim for {len(items)} variant(s), excluded from every speedup: " + "; ".join(items) + "."]
+    sentences = []
+    wrong = rows[rows["excluded"].str.contains("outside")]
+    if not wrong.empty:
+        items = []
+        for row in wrong.itertuples():
+            detail = row.excluded
+            if pd.notna(row.error) and pd.notna(row.error_limit):
+                detail += f": error {row.error:.2g} > limit {row.error_limit:.2g}"
+            items.append(f"{row.subject} {row.backend} {row.dtype} [{row.case}] ({detail})")
+        sentences.append(
+            f"No speed claim for {len(items)} variant(s) outside their tolerance, excluded from every "
+            "speedup: " + "; ".join(items) + "."
+        )
+    interpreted = rows[rows["excluded"] == "interpreted"]
+    if not interpreted.empty:
+        counts = interpreted.groupby(["subject", "backend"], sort=False).size()
+        listing = ", ".join(f"{subject} {backend} x{count}" for (subject, backend), count in counts.items())
+        sentences.append(
+            f"No speed claim for {len(interpreted)} variant(s) run under Triton's CPU interpreter "
+            f"(their outputs are checked, their timings mean nothing): {listing}."
+        )
+    return sentences
 
 
 def _closest_to_ceiling(frame: pd.DataFrame) -> list[str]:
