@@ -22,54 +22,41 @@ def _reference(x, groups, weight, bias, eps=1e-5):
     return F.silu(F.group_norm(x.double(), groups, weight.double(), bias.double(), eps))
 
 
-@settings(max_examples=15, deadline=None)
+def channels_last(tensor: torch.Tensor) -> torch.Tensor:
+    """The same values with channels innermost in memory, for any number of spatial dims."""
+    return tensor.movedim(1, -1).contiguous().movedim(-1, 1)
+
+
+LAYOUTS = {"contiguous": torch.Tensor.contiguous, "channels_last": channels_last}
+
+
+@settings(max_examples=25, deadline=None)
 @given(
     batch=st.integers(1, 3),
     groups=st.integers(1, 4),
     channels_per_group=st.integers(1, 5),
-    spatial=st.lists(st.integers(1, 9), min_size=0, max_size=2),
+    spatial=st.lists(st.integers(1, 9), min_size=0, max_size=3),
     shift=st.floats(-30, 30),
+    x_layout=st.sampled_from(sorted(LAYOUTS)),
+    out_layout=st.sampled_from(sorted(LAYOUTS)),
     seed=st.integers(0, 2**31 - 1),
 )
-def test_matches_float64_group_norm_on_any_shape(batch, groups, channels_per_group, spatial, shift, seed):
+def test_matches_float64_group_norm_on_any_shape_and_layout(
+    batch, groups, channels_per_group, spatial, shift, x_layout, out_layout, seed
+):
     g = torch.Generator().manual_seed(seed)
     channels = groups * channels_per_group
     if channels_per_group * math.prod(spatial) < 2:
         spatial = [*spatial, 2]  # F.group_norm itself refuses groups of one value
     x = torch.randn(batch, channels, *spatial, generator=g) * 3 + shift
     weight, bias = torch.randn(channels, generator=g), torch.randn(channels, generator=g)
-    out = torch.full_like(x, float("nan")).to(DEVICE)
+    if x.ndim == 2:  # [N, C] has no spatial dim to put the channels inside of
+        x_layout = out_layout = "contiguous"
+    out = LAYOUTS[out_layout](torch.full_like(x, float("nan"))).to(DEVICE)
     with kernels.use("triton"):
-        result = kernels.ops.group_norm_silu(x.to(DEVICE), groups, weight.to(DEVICE), bias.to(DEVICE), out=out)
-    assert relative_error(result, _reference(x, groups, weight, bias)) <= 1e-5
-
-
-def channels_last(tensor: torch.Tensor) -> torch.Tensor:
-    """The same values with channels innermost in memory, for any number of spatial dims."""
-    return tensor.movedim(1, -1).contiguous().movedim(-1, 1)
-
-
-@settings(max_examples=15, deadline=None)
-@given(
-    batch=st.integers(1, 3),
-    groups=st.integers(1, 4),
-    channels_per_group=st.integers(1, 5),
-    spatial=st.lists(st.integers(1, 9), min_size=1, max_size=3),
-    x_layout=st.sampled_from(["contiguous", "channels_last"]),
-    out_layout=st.sampled_from(["contiguous", "channels_last"]),
-    seed=st.integers(0, 2**31 - 1),
-)
-def test_channels_last_in_or_out_matches_float64(batch, groups, channels_per_group, spatial, x_layout, out_layout, seed):
-    g = torch.Generator().manual_seed(seed)
-    channels = groups * channels_per_group
-    spatial = [*spatial, 2]  # at least two values per group, and a layout that can differ
-    x = torch.randn(batch, channels, *spatial, generator=g) * 3 + 1
-    weight, bias = torch.randn(channels, generator=g), torch.randn(channels, generator=g)
-    layouts = {"contiguous": torch.Tensor.contiguous, "channels_last": channels_last}
-    x_in = layouts[x_layout](x).to(DEVICE)
-    out = layouts[out_layout](torch.full_like(x, float("nan"))).to(DEVICE)
-    with kernels.use("triton"):
-        result = kernels.ops.group_norm_silu(x_in, groups, weight.to(DEVICE), bias.to(DEVICE), out=out)
+        result = kernels.ops.group_norm_silu(
+            LAYOUTS[x_layout](x).to(DEVICE), groups, weight.to(DEVICE), bias.to(DEVICE), out=out
+        )
     assert result is out and result.stride() == out.stride()
     assert relative_error(result, _reference(x, groups, weight, bias)) <= 1e-5
 
