@@ -11,7 +11,7 @@ import dataclasses
 import os
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -101,11 +101,15 @@ def measure(fn: Callable[[], object], device: torch.device | str, plan: TimingPl
     return Timing.from_samples(samples)
 
 
-def measure_within(fn: Callable[[], object], device: torch.device | str, budget_s: float, max_rounds: int) -> Timing:
+def measure_within(
+    fn: Callable[[], object], device: torch.device | str, budget_s: float, max_rounds: int,
+    measured: Sequence[float] = (),
+) -> Timing:  # fmt: skip
     """Time ``fn()`` (already warm) until ``budget_s`` is spent or ``max_rounds`` calls were made,
     one call at least: for calls of seconds (a whole sampling loop), where ``measure``'s untimed
-    estimating call would double the cost."""
-    seconds: list[float] = []
+    estimating call would double the cost. ``measured``: seconds of the same call timed already,
+    which count towards the budget and the rounds."""
+    seconds = list(measured)
     while not seconds or (sum(seconds) < budget_s and len(seconds) < max_rounds):
         synchronize(device)
         start = time.perf_counter()

@@ -68,16 +68,18 @@ class FamilySweep:
             return self._swap_rows(point, knobs)
         with model_on_backend(self.model, point.backend, point.dtype) as net:
             self.family.sample(net, n, 0, **self._warmup(knobs))  # compiles, fills caches
+            seconds: list[float] = []
+            quality_rows, headline = [], None
             if point.quality:
                 count = self.settings.quality_samples if self.family.unit == "images" else n
-                timing, outputs = self._generate(net, knobs, count, n)
+                seconds, outputs = self._generate(net, knobs, count, n)
                 quality_rows, headline = self._quality(point, net, torch.cat(outputs)[:count])
-            else:
-                timing = measure_within(
-                    lambda: self.family.sample(net, n, 0, **knobs), self.device,
-                    self.settings.timing_budget_s, self.settings.max_rounds,
-                )  # fmt: skip
-                quality_rows, headline = [], None
+            # the quality set may have been one batch: more batches, while the budget lasts,
+            # give the row a spread
+            timing = measure_within(
+                lambda: self.family.sample(net, n, 0, **knobs), self.device,
+                self.settings.timing_budget_s, self.settings.max_rounds, measured=seconds,
+            )  # fmt: skip
         rows = [self._speed_row(point, knobs, n, timing, headline), *quality_rows]
         if point.backend != "eager" or point.dtype != "float32":
             rows += self._swap_rows(point, knobs)
@@ -86,7 +88,8 @@ class FamilySweep:
     def _warmup(self, knobs: dict) -> dict:
         return dict(knobs, steps=min(knobs["steps"], 2)) if "steps" in knobs else knobs
 
-    def _generate(self, net, knobs: dict, count: int, batch: int) -> tuple[Timing, list[torch.Tensor]]:
+    def _generate(self, net, knobs: dict, count: int, batch: int) -> tuple[list[float], list[torch.Tensor]]:
+        """``count`` outputs in batches of ``batch``, and the seconds of each batch scaled to a full one."""
         seconds, outputs = [], []
         for chunk, start in enumerate(range(0, count, batch)):
             synchronize(self.device)
@@ -94,7 +97,7 @@ class FamilySweep:
             outputs.append(self.family.sample(net, min(batch, count - start), 1000 + chunk, **knobs))
             synchronize(self.device)
             seconds.append((time.perf_counter() - began) * batch / min(batch, count - start))
-        return Timing.from_samples(seconds), outputs
+        return seconds, outputs
 
     def _quality(self, point: SweepPoint, net, generated: torch.Tensor) -> tuple[list[Measurement], float]:
         key = dict(subject=self.name, backend=point.backend, dtype=point.dtype, case=point.case)

@@ -3,10 +3,13 @@ and a kernel-swap comparison for every non-baseline point."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from genzoo import sweeps
 from genzoo.measurement import to_frame
+from genzoo.sweeps import plan
 
 
 @pytest.fixture(scope="module")
@@ -36,3 +39,15 @@ def test_bf16_and_interpreted_triton_are_compared_with_eager(vae_rows):
     triton = swaps[swaps["backend"] == "triton"]
     assert len(triton) == 1 and triton["interpreted"].iloc[0] and triton["value"].iloc[0] < 1e-4
     assert vae_rows[(vae_rows["backend"] == "triton") & (vae_rows["metric"] == "images_per_s")].empty
+
+
+def test_a_quality_set_of_one_batch_is_timed_over_more_batches(monkeypatch):
+    """The CPU preset generates its 32 quality images in one batch: one timing, no spread, unless
+    the runner times more batches while the budget lasts."""
+    tiny = plan.SETTINGS["tiny"]
+    one_batch = dataclasses.replace(tiny, quality_samples=tiny.batch, timing_budget_s=60.0, max_rounds=3)
+    monkeypatch.setitem(plan.SETTINGS, "tiny", one_batch)
+    rows = to_frame(sweeps.run_family("vae", "tiny", backends=("eager",), progress=False))
+    speed = rows[rows["metric"] == "images_per_s"]
+    assert "default" in set(speed["case"]) and (speed["rounds"] == 3).all()
+    assert (speed["p20"] <= speed["value"]).all() and (speed["value"] <= speed["p80"]).all()
