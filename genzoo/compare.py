@@ -68,7 +68,10 @@ def compare_tables(
 
 def _judge(row: dict, unit: str, threshold: float, confidence: float, resamples: int, rng: np.random.Generator) -> dict:
     base, new = float(row["value_base"]), float(row["value_new"])
-    change = new / base - 1 if base != 0 else np.inf * np.sign(new)
+    if base != 0:
+        change = new / base - 1
+    else:  # from zero: no change if still zero, else an unbounded one in the direction of new
+        change = 0.0 if new == 0 else np.copysign(np.inf, new)
     base_raw, new_raw = _raw(row.get("raw_times_base")), _raw(row.get("raw_times_new"))
     if base_raw is not None and new_raw is not None:
         low, high = bootstrap_change_interval(base_raw, new_raw, confidence, resamples, rng)

@@ -108,6 +108,22 @@ def test_quality_metrics_follow_their_direction():
     assert result.loc["fid", "noise"] == "none measured"
 
 
+def test_a_value_that_was_zero_compares_without_nan(recwarn):
+    """missing_classes of a good generator is 0: staying 0 is no change, leaving it is unbounded."""
+    def rows(missing):
+        return [Measurement("quality", "gan", "eager", "float32", f"seed={seed}", "missing_classes", value, "")
+                for seed, value in enumerate(missing)]  # fmt: skip
+
+    from genzoo.measurement import to_frame as measurement_frame
+    from genzoo.results import typed_table
+
+    base, new = (typed_table(measurement_frame(rows(values))) for values in ([0.0, 0.0], [0.0, 2.0]))
+    result = compare_tables(base, new).set_index("case")
+    assert result.loc["seed=0", "change"] == 0.0 and result.loc["seed=0", "status"] == "unchanged"
+    assert result.loc["seed=1", "change"] == np.inf and result.loc["seed=1", "status"] == "regression"
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
 def test_rows_present_on_one_side_only_are_listed():
     rng = np.random.default_rng(1)
     base = benchmark_document(rng, {}, 0.03)

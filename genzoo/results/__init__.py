@@ -33,10 +33,18 @@ PROVENANCE_COLUMNS = ("run", "stage", "benchmark", "machine", "raw_times")
 
 # Which way is better, by metric name. Speed metrics are "higher"; time and most quality metrics
 # (FID, bits per byte) are "lower". ELBO is the log-likelihood bound (higher is better).
-LOWER_IS_BETTER = frozenset({"latency", "fid", "kid", "bits_per_byte", "perplexity", "nll", "loss", "nelbo"})
+# metrics with a target value instead of a direction (kid_std, hf_fraction, sharpness_ratio: as
+# the real digits'; test_kl; the discriminator's losses) are in neither set: only "changed"
+LOWER_IS_BETTER = frozenset({
+    "latency", "fid", "kid", "kid_mean", "bits_per_byte", "val_bits_per_byte", "perplexity", "nll", "loss",
+    "nelbo", "val_loss", "test_reconstruction_nll", "test_reconstruction_mse", "test_denoising_mse",
+    "class_tv_from_uniform", "missing_classes", "fid_seed_std", "fid_seed_cv",
+    "output_rel_l2_diff", "output_max_abs_diff",  # a kernel swap against eager float32
+})
 HIGHER_IS_BETTER = frozenset({
     "throughput", "images_per_s", "tokens_per_s", "samples_per_s", "copy_bandwidth",
-    "precision", "recall", "elbo", "sharpness", "accuracy", "inception_score",
+    "precision", "recall", "density", "coverage", "elbo", "test_elbo", "sharpness", "accuracy",
+    "inception_score", "classifier_score", "class_entropy_ratio", "mean_confidence", "greedy_token_agreement",
 })
 SPEED_METRICS = ("tokens_per_s", "images_per_s", "samples_per_s")  # preferred first
 QUALITY_METRICS = ("fid", "bits_per_byte", "elbo", "kid", "perplexity", "precision", "recall", "sharpness")
