@@ -47,24 +47,24 @@ if triton_mode.triton_available():
     ):  # fmt: skip
         """Offsets from a sample's start of its group's elements, numbered by ``index`` in x's
         memory order, in a tensor laid out channels-last or not (NCHW)."""
-        first_channel = group * channels_per_group
-        if X_CHANNELS_LAST:  # index = position * channels_per_group + channel in the group
-            channel = first_channel + index % channels_per_group
+        channel = group_channels(index, group, channels_per_group, spatial_size, X_CHANNELS_LAST)
+        if X_CHANNELS_LAST:
             position = index // channels_per_group
-        else:  # index = channel in the group * spatial_size + position
-            channel = first_channel + index // spatial_size
+        else:
             position = index % spatial_size
         if CHANNELS_LAST:
             offsets = position * num_channels + channel
         elif X_CHANNELS_LAST:
             offsets = channel * spatial_size + position
         else:  # the group is one contiguous run
-            offsets = first_channel * spatial_size + index
+            offsets = group * channels_per_group * spatial_size + index
         return offsets
 
     @triton.jit
     def group_channels(index, group, channels_per_group, spatial_size, X_CHANNELS_LAST: tl.constexpr):
-        """The channel of each of the group's elements, numbered in x's memory order."""
+        """The channel of each of the group's elements, numbered by ``index`` in x's memory order:
+        position * channels_per_group + channel in the group (channels-last), else channel in the
+        group * spatial_size + position."""
         if X_CHANNELS_LAST:
             channel = group * channels_per_group + index % channels_per_group
         else:
