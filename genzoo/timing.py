@@ -7,11 +7,12 @@ to pytest-benchmark (``--benchmark-timer``) so its wall-clock rounds wait for th
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import torch
 
@@ -26,6 +27,22 @@ def cpu_benchmark_threads() -> int:
     VM, two OpenMP threads stall for a whole scheduler slice (~8 ms) per parallel region whenever
     anything else runs: a 64K-element elementwise op took 72 ms with 2 threads, 0.09 ms with 1."""
     return max(1, (os.cpu_count() or 2) - 1)
+
+
+@contextlib.contextmanager
+def benchmark_threads(device: torch.device | str) -> Iterator[None]:
+    """Inside, torch's intra-op threads are ``cpu_benchmark_threads()`` when timing on the CPU;
+    afterwards they are as before. Training, which nothing times against a baseline, keeps every
+    core."""
+    if torch.device(device).type != "cpu":
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(cpu_benchmark_threads())
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def synchronize(device: torch.device | str) -> None:

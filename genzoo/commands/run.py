@@ -10,15 +10,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import torch
-
 from genzoo import bench_suite, fingerprint, sweeps
 from genzoo.commands import bench
 from genzoo.models import checkpoint, protocol
 from genzoo.report import write_report
 from genzoo.results.store import RunDir
 from genzoo.sweeps import plan
-from genzoo.timing import cpu_benchmark_threads, default_device
+from genzoo.timing import default_device
 
 NAME = "run"
 HELP = "run the whole job (op benchmarks, training, sweeps, report) into results/<run-id>/"
@@ -52,8 +50,6 @@ def main(args: argparse.Namespace) -> int:
     device = default_device(args.device)
     preset = args.preset or ("gpu" if device == "cuda" else "cpu")
     bench_options = None if args.skip_ops else bench.options_from(args)  # refuses bad selections early
-    if device == "cpu":
-        torch.set_num_threads(cpu_benchmark_threads())  # the sweeps time on the CPU
     if args.resume:
         run = RunDir.open(args.resume)
     else:

@@ -18,7 +18,7 @@ from genzoo.models import checkpoint, protocol
 from genzoo.quality.feature_net import extract_features
 from genzoo.sweeps import plan
 from genzoo.sweeps.runner import FamilySweep
-from genzoo.timing import default_device
+from genzoo.timing import benchmark_threads, default_device
 
 # backends that change a family's computation: "sdpa" only exists for attention
 FAMILY_BACKENDS = {
@@ -47,8 +47,9 @@ def run_family(
     sweep = FamilySweep(family, trained[0].model, settings, device, image_reference)
     rows = _training_rows(trained)
     points = plan.points(name, settings, backends, FAMILY_BACKENDS[name])
-    for point in tqdm(points, desc=f"sweep {name}", disable=not progress):
-        rows += sweep.run(point)
+    with benchmark_threads(device):
+        for point in tqdm(points, desc=f"sweep {name}", disable=not progress):
+            rows += sweep.run(point)
     if name == "gan":
         rows += _seed_spread_rows(family, trained, settings, image_reference)
     if name == "vae":

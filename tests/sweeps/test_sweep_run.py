@@ -51,3 +51,29 @@ def test_a_quality_set_of_one_batch_is_timed_over_more_batches(monkeypatch):
     speed = rows[rows["metric"] == "images_per_s"]
     assert "default" in set(speed["case"]) and (speed["rounds"] == 3).all()
     assert (speed["p20"] <= speed["value"]).all() and (speed["value"] <= speed["p80"]).all()
+
+
+def test_points_time_with_the_benchmark_threads_and_training_keeps_every_core(monkeypatch):
+    """On the CPU the timed points run with cpu_benchmark_threads(); training (whose seconds are
+    the family's training compute) and whatever runs after keep the caller's thread count."""
+    import torch
+
+    from genzoo import timing
+    from genzoo.models import checkpoint
+    from genzoo.sweeps.runner import FamilySweep
+
+    seen = {"train": [], "point": []}
+    train, run_point = checkpoint.ensure_trained_seeds, FamilySweep.run
+    monkeypatch.setattr(timing, "cpu_benchmark_threads", lambda: 1)
+    monkeypatch.setattr(checkpoint, "ensure_trained_seeds",
+                        lambda *a, **k: seen["train"].append(torch.get_num_threads()) or train(*a, **k))  # fmt: skip
+    monkeypatch.setattr(FamilySweep, "run",
+                        lambda self, point: seen["point"].append(torch.get_num_threads()) or run_point(self, point))  # fmt: skip
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        sweeps.run_family("gan", "tiny", backends=("eager",), device="cpu", progress=False)
+        assert seen["train"] == [2] and seen["point"] and set(seen["point"]) == {1}
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
