@@ -14,7 +14,9 @@ counts only when both hold:
    the rounds within one run cannot see, so no interval over those rounds can judge it.
 
 A change that makes the metric worse (``metric_direction``) is a regression, a better one an
-improvement; a metric whose direction genzoo does not know is only "changed".
+improvement; a metric whose direction genzoo does not know is only "changed". A timing taken
+under Triton's CPU interpreter on either side is no speed figure: it is listed as "interpreted",
+never judged.
 """
 
 from __future__ import annotations
@@ -25,9 +27,9 @@ import numpy as np
 import pandas as pd
 
 from genzoo.measurement import KEY_COLUMNS
-from genzoo.results import format_value, metric_direction
+from genzoo.results import format_value, is_speed_metric, metric_direction
 
-STATUS_ORDER = ("regression", "improvement", "changed", "unchanged", "only in base", "only in new")
+STATUS_ORDER = ("regression", "improvement", "changed", "unchanged", "interpreted", "only in base", "only in new")
 MAX_BOOTSTRAP_SAMPLES = 2000  # rounds kept per side: bounds memory at resamples x 2000 floats
 
 
@@ -59,11 +61,21 @@ def compare_tables(
             status = "only in base" if row["_merge"] == "left_only" else "only in new"
             results.append({**result, "change": np.nan, "low": np.nan, "high": np.nan, "noise": "", "status": status})
             continue
+        if is_speed_metric(str(row["metric"]), result["unit"]) and _interpreted(row):
+            results.append({**result, "change": np.nan, "low": np.nan, "high": np.nan, "noise": "",
+                            "status": "interpreted"})  # fmt: skip
+            continue
         rng = np.random.default_rng([seed, zlib.crc32(repr(tuple(result[k] for k in keys)).encode())])
         results.append({**result, **_judge(row, result["unit"], threshold, confidence, resamples, rng)})
     frame = pd.DataFrame(results, columns=[*keys, "unit", "base", "new", "change", "low", "high", "noise", "status"])
     order = frame["status"].map({s: i for i, s in enumerate(STATUS_ORDER)})
     return frame.assign(_order=order).sort_values(["_order", *keys]).drop(columns="_order").reset_index(drop=True)
+
+
+def _interpreted(row: dict) -> bool:
+    """Whether either side ran under Triton's interpreter (a column other projects' JSON lacks)."""
+    values = (row.get("interpreted_base"), row.get("interpreted_new"))
+    return any(value is not None and pd.notna(value) and bool(value) for value in values)
 
 
 def _judge(row: dict, unit: str, threshold: float, confidence: float, resamples: int, rng: np.random.Generator) -> dict:
@@ -132,9 +144,11 @@ def _has_duplicates(frame: pd.DataFrame, keys: list[str]) -> bool:
 
 
 def _first_per_key(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    if "raw_times" not in frame.columns:
-        frame = frame.assign(raw_times=None)
-    return frame[[*keys, "unit", "value", "p20", "p80", "raw_times"]].drop_duplicates(subset=keys, keep="first")
+    for column, missing in (("raw_times", None), ("interpreted", False)):  # absent from other projects' JSON
+        if column not in frame.columns:
+            frame = frame.assign(**{column: missing})
+    columns = [*keys, "unit", "value", "p20", "p80", "raw_times", "interpreted"]
+    return frame[columns].drop_duplicates(subset=keys, keep="first")
 
 
 def regressions(result: pd.DataFrame) -> pd.DataFrame:

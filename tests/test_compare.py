@@ -124,6 +124,30 @@ def test_a_value_that_was_zero_compares_without_nan(recwarn):
     assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
 
 
+def test_interpreted_timings_are_listed_but_never_judged():
+    """Triton's CPU interpreter runs at numpy speed: its timings are no speed figure, so a kernel
+    that got 60% slower there is neither a regression nor an improvement."""
+    def rows(latency, interpreted):
+        return [Measurement("op", "group_norm_silu", "triton", "float32", "n=2^10", "latency", latency, "s",
+                            p20=latency * 0.99, p80=latency * 1.01, interpreted=interpreted),
+                Measurement("quality", "vae", "triton", "float32", "interpreted-swap", "output_rel_l2_diff",
+                            latency * 1e-5, "", interpreted=interpreted)]  # fmt: skip
+
+    from genzoo.measurement import to_frame as measurement_frame
+    from genzoo.results import typed_table
+
+    for base_interpreted, new_interpreted in ((True, True), (False, True)):
+        base = typed_table(measurement_frame(rows(0.02, base_interpreted)))
+        new = typed_table(measurement_frame(rows(0.033, new_interpreted)))
+        result = compare_tables(base, new).set_index("metric")
+        assert result.loc["latency", "status"] == "interpreted"
+        # an output difference is a correctness figure, interpreted or not: judged as ever
+        assert result.loc["output_rel_l2_diff", "status"] == "regression"
+    result = compare_tables(typed_table(measurement_frame(rows(0.02, False))),
+                            typed_table(measurement_frame(rows(0.033, False)))).set_index("metric")  # fmt: skip
+    assert result.loc["latency", "status"] == "regression"
+
+
 def test_rows_present_on_one_side_only_are_listed():
     rng = np.random.default_rng(1)
     base = benchmark_document(rng, {}, 0.03)
