@@ -57,13 +57,13 @@ def compare_tables(
         result = {k: row[k] for k in keys}
         result["unit"] = row["unit_new"] if isinstance(row.get("unit_new"), str) else row.get("unit_base", "")
         result.update(base=row.get("value_base"), new=row.get("value_new"))
+        unjudged = {"change": np.nan, "low": np.nan, "high": np.nan, "noise": ""}
         if row["_merge"] != "both":
             status = "only in base" if row["_merge"] == "left_only" else "only in new"
-            results.append({**result, "change": np.nan, "low": np.nan, "high": np.nan, "noise": "", "status": status})
+            results.append({**result, **unjudged, "status": status})
             continue
         if is_speed_metric(str(row["metric"]), result["unit"]) and _interpreted(row):
-            results.append({**result, "change": np.nan, "low": np.nan, "high": np.nan, "noise": "",
-                            "status": "interpreted"})  # fmt: skip
+            results.append({**result, **unjudged, "status": "interpreted"})
             continue
         rng = np.random.default_rng([seed, zlib.crc32(repr(tuple(result[k] for k in keys)).encode())])
         results.append({**result, **_judge(row, result["unit"], threshold, confidence, resamples, rng)})

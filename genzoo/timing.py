@@ -128,12 +128,17 @@ def measure_within(
     which count towards the budget and the rounds."""
     seconds = list(measured)
     while not seconds or (sum(seconds) < budget_s and len(seconds) < max_rounds):
-        synchronize(device)
-        start = time.perf_counter()
-        fn()
-        synchronize(device)
-        seconds.append(time.perf_counter() - start)
+        seconds.append(timed_call(fn, device)[0])
     return Timing.from_samples(seconds)
+
+
+def timed_call(fn: Callable[[], object], device: torch.device | str) -> tuple[float, object]:
+    """Seconds of one call of ``fn`` with the device synchronized on both sides, and its result."""
+    synchronize(device)
+    start = time.perf_counter()
+    result = fn()
+    synchronize(device)
+    return time.perf_counter() - start, result
 
 
 def _rounds_for_budget(fn: Callable[[], object], device: torch.device | str, plan: TimingPlan) -> int:

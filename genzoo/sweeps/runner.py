@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
-import time
+import functools
 from collections.abc import Iterator
 
 import torch
@@ -22,7 +22,7 @@ from genzoo import kernels, quality
 from genzoo.measurement import Measurement
 from genzoo.models import protocol
 from genzoo.sweeps.plan import SweepPoint, SweepSettings
-from genzoo.timing import Timing, measure_within, synchronize
+from genzoo.timing import Timing, measure_within, timed_call
 
 # how far a variant's headline quality metric may move (relative) and still count as "the same
 # model": FID from a few dozen samples varies by a few percent with the seed alone
@@ -92,11 +92,10 @@ class FamilySweep:
         """``count`` outputs in batches of ``batch``, and the seconds of each batch scaled to a full one."""
         seconds, outputs = [], []
         for chunk, start in enumerate(range(0, count, batch)):
-            synchronize(self.device)
-            began = time.perf_counter()
-            outputs.append(self.family.sample(net, min(batch, count - start), 1000 + chunk, **knobs))
-            synchronize(self.device)
-            seconds.append((time.perf_counter() - began) * batch / min(batch, count - start))
+            size = min(batch, count - start)
+            elapsed, output = timed_call(functools.partial(self.family.sample, net, size, 1000 + chunk, **knobs), self.device)
+            seconds.append(elapsed * batch / size)
+            outputs.append(output)
         return seconds, outputs
 
     def _quality(self, point: SweepPoint, net, generated: torch.Tensor) -> tuple[list[Measurement], float]:
