@@ -1,31 +1,31 @@
-"""Shared fixtures of the benchmark suites (``pytest bench --benchmark-only``).
+"""The benchmark suites' fixtures: thin pytest-benchmark adapters over ``genzoo.harness``.
 
 Options: ``--genzoo-quick`` runs the smaller grid; ``--genzoo-device`` picks the device (default:
 CUDA when present). The machine's ceilings are measured once per session, before any op, and
 written with the environment fingerprint into the benchmark JSON under the key ``genzoo``.
+Every point goes through ``genzoo.harness.pipeline.measure`` with ``pedantic_timer`` as its
+timer, and its row lands in the result's ``extra_info``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import pytest
 import torch
 
 from genzoo import fingerprint
-from genzoo.ceilings import Ceilings, measure_ceilings
-from genzoo.timing import cpu_benchmark_threads, default_device, synchronized_perf_counter
+from genzoo.harness.ceilings import Ceilings, measure_ceilings
+from genzoo.harness.pipeline import Baselines
+from genzoo.harness.timing import Timing, cpu_benchmark_threads, default_device, synchronized_perf_counter
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("genzoo")
     group.addoption("--genzoo-quick", action="store_true", help="run the smaller benchmark grid")
-    group.addoption("--genzoo-goals", action="store_true", help="only the points of the speed goals (genzoo.goals)")
-    group.addoption(
-        "--genzoo-device",
-        default=default_device(),
-        help="device to benchmark on (default: cuda when available, else cpu)",
-    )
+    group.addoption("--genzoo-goals", action="store_true", help="only the points of the speed goals")
+    group.addoption("--genzoo-device", default=None, help="device to benchmark on (default: cuda when available)")
     group.addoption("--genzoo-backends", default=None, help="comma-separated backends (eager always runs)")
     group.addoption(
         "--genzoo-threads", type=int, default=None,
@@ -39,7 +39,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def option_device(config: pytest.Config) -> str:
-    return config.getoption("--genzoo-device")
+    return default_device(config.getoption("--genzoo-device"))
 
 
 def option_backends(config: pytest.Config) -> list[str] | None:
@@ -63,17 +63,36 @@ def ceilings(device: str) -> Ceilings:
 
 
 @pytest.fixture(scope="session")
-def medians() -> dict[tuple, float]:
-    """The baselines' medians (eager's; the vendor backend's for ops), as measured by their own
-    benchmarks in this session, keyed by each suite's point key."""
-    return {}
+def baselines() -> Baselines:
+    """The baselines' medians and outputs, as measured by their own benchmarks in this session."""
+    return Baselines()
 
 
-@pytest.fixture
-def synchronized_benchmark(benchmark):
-    """pytest-benchmark's fixture with a timer that waits for the GPU before reading the clock."""
+def rounds_and_iterations(seconds_per_call: float) -> tuple[int, int]:
+    """About 1 ms per round (timer resolution and sync overhead vanish), ~0.3 s per point."""
+    iterations = max(1, math.ceil(1e-3 / max(seconds_per_call, 1e-9)))
+    rounds = int(min(200, max(5, 0.3 / (seconds_per_call * iterations))))
+    return rounds, iterations
+
+
+def pedantic_timer(benchmark, rounds_for=rounds_and_iterations):
+    """A ``pipeline.Timer`` that times with pytest-benchmark (so its JSON holds every round), with
+    a timer that waits for the GPU before reading the clock. The call is already warm; one more
+    call sizes the rounds: ``rounds_for(seconds per call) -> (rounds, iterations)``."""
     benchmark._timer = synchronized_perf_counter  # the fixture's timer is read per pedantic() call
-    return benchmark
+
+    def timer(run) -> Timing:
+        start = synchronized_perf_counter()
+        run()
+        rounds, iterations = rounds_for(synchronized_perf_counter() - start)
+        benchmark.pedantic(run, rounds=rounds, iterations=iterations, warmup_rounds=0)
+        return Timing.from_samples(list(benchmark.stats.stats.data))
+
+    return timer
+
+
+def record(benchmark, row) -> None:
+    benchmark.extra_info.update(dataclasses.asdict(row))
 
 
 def pytest_benchmark_update_json(config: pytest.Config, benchmarks, output_json: dict) -> None:

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 
+NO_POINTS_SELECTED = 5  # pytest's exit code when nothing was collected
+
 
 def bench_dir() -> Path:
     """``bench/`` of the clone this package was installed from (editable), else ``./bench``."""

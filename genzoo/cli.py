@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from genzoo import commands
+from genzoo.harness.timing import DeviceUnavailableError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,6 +34,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
+    except DeviceUnavailableError as error:
+        print(f"genzoo {args.command}: {error}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("genzoo: interrupted; finished results are kept", file=sys.stderr)
         return 130

@@ -8,14 +8,16 @@ import pandas as pd
 import pytest
 import torch
 
-from genzoo import bench_suite, op_benchmark, tolerance
-from genzoo.ceilings import Ceilings
+from genzoo import bench_suite, tolerance
+from genzoo.harness import ops, pipeline
+from genzoo.harness.ceilings import Ceilings
+from genzoo.harness.timing import Timing
 from genzoo.kernels import registry
 from genzoo.results import benchmark_json
 
 
 def test_points_cover_every_op_backend_and_put_the_baselines_first():
-    points = op_benchmark.op_points("cpu", quick=True)
+    points = ops.op_points("cpu", quick=True)
     assert {p.op for p in points} == {op.name for op in registry.all_ops()}
     for op in registry.all_ops():
         mine = [p for p in points if p.op == op.name]
@@ -26,26 +28,23 @@ def test_points_cover_every_op_backend_and_put_the_baselines_first():
     assert registry.get("attention").vendor_backend == "sdpa" and registry.get("ddim_step").vendor_backend is None
 
 
+def _row(backend: str, error: float, seconds: float, baselines: pipeline.Baselines):
+    point = ops.OpPoint("ddim_step", backend, torch.float32, registry.get("ddim_step").bench_cases["cpu"][0])
+    subject = ops.OpSubject(point, "cpu", Ceilings("cpu", copy_gbps=10.0, matmul_tflops={"float32": 1.0}))
+    return subject, subject.row(Timing.from_samples([seconds]), ops.Accuracy(error, 1e-7, 1e-5), baselines)
+
+
 def test_a_wrong_output_gets_no_speed_figure():
-    point = op_benchmark.OpPoint("ddim_step", "compile", torch.float32, registry.get("ddim_step").bench_cases["cpu"][0])
-    call = op_benchmark.make_call(point, "cpu")
-    ceilings = Ceilings("cpu", copy_gbps=10.0, matmul_tflops={"float32": 1.0})
-    good = op_benchmark.measurement(point, call, op_benchmark.Accuracy(1e-7, 1e-7, 1e-5), 1e-5, 9e-6, 2e-5, 10, ceilings, 2e-5)
-    bad = op_benchmark.measurement(point, call, op_benchmark.Accuracy(1e-3, 1e-7, 1e-5), 1e-5, 9e-6, 2e-5, 10, ceilings, 2e-5)
-    assert good.speedup_vs_eager == pytest.approx(2.0)
-    cost = registry.get("ddim_step").cost(call)
+    baselines = pipeline.Baselines()
+    _row("eager", 1e-7, 2e-5, baselines)
+    subject, good = _row("compile", 1e-7, 1e-5, baselines)
+    _, bad = _row("compile", 1e-3, 1e-5, baselines)
+    assert good.speedup_vs_eager == pytest.approx(2.0) and good.speedup_vs_vendor is None
+    cost = registry.get("ddim_step").cost(subject.call)
     assert good.throughput == pytest.approx(cost.bytes_moved / 1e9 / 1e-5)
     assert good.fraction_of_ceiling == pytest.approx(good.throughput / 10.0)
     assert bad.within_tolerance is False
     assert bad.speedup_vs_eager is None and bad.throughput is None and bad.fraction_of_ceiling is None
-    with_vendor = op_benchmark.measurement(
-        point, call, op_benchmark.Accuracy(1e-7, 1e-7, 1e-5), 1e-5, 9e-6, 2e-5, 10, ceilings, 2e-5, 5e-6
-    )
-    assert with_vendor.speedup_vs_vendor == pytest.approx(0.5) and good.speedup_vs_vendor is None
-    bad_with_vendor = op_benchmark.measurement(
-        point, call, op_benchmark.Accuracy(1e-3, 1e-7, 1e-5), 1e-5, 9e-6, 2e-5, 10, ceilings, 2e-5, 5e-6
-    )
-    assert bad_with_vendor.speedup_vs_vendor is None
 
 
 def test_suite_writes_json_with_metrics_for_every_point(tmp_path):
@@ -86,7 +85,7 @@ def test_attention_rows_carry_the_speedup_over_sdpa(tmp_path):
     assert pd.isna(ops.loc["eager", "speedup_vs_vendor"])  # measured first: sdpa's speedup_vs_eager says it
 
 
-def test_the_baseline_is_computed_once_per_point_and_survives_eager_running_out_of_memory(monkeypatch):
+def test_the_reference_is_computed_once_per_point_and_survives_eager_running_out_of_memory(monkeypatch):
     op = registry.get("attention")
     calls, reference = [], op.reference
 
@@ -99,11 +98,12 @@ def test_the_baseline_is_computed_once_per_point_and_survives_eager_running_out_
 
     monkeypatch.setattr(op, "reference", counting_reference)
     monkeypatch.setattr(op, "eager", out_of_memory)
-    monkeypatch.setattr(op_benchmark, "_last_baseline", None)
+    baselines = pipeline.Baselines()
     case = op.bench_cases["cpu"][0]
-    for backend in ("sdpa", "compile"):
-        point = op_benchmark.OpPoint("attention", backend, torch.bfloat16, case)
-        accuracy = op_benchmark.check_accuracy(point, op_benchmark.make_call(point, "cpu"))
+    for backend in ("sdpa", "triton"):  # compile would compile the patched eager code
+        subject = ops.OpSubject(ops.OpPoint("attention", backend, torch.bfloat16, case), "cpu", None)
+        with subject.prepared() as run:
+            accuracy = subject.check(run(), baselines)
         assert accuracy.eager_error is None and accuracy.limit == tolerance.TOLERANCES[torch.bfloat16].bound
         assert 0 < accuracy.error < accuracy.limit
     assert len(calls) == 1

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from genzoo import bench_suite, goals
+from genzoo import bench_suite
+from genzoo.harness import goals
+from genzoo.harness.timing import default_device
 from genzoo.kernels import BACKENDS
 from genzoo.results import benchmark_json
-from genzoo.timing import default_device
 
 NAME = "bench"
 HELP = "benchmark every registered op on every backend, dtype and size; print a table"
@@ -43,6 +44,7 @@ def _backend_list(text: str) -> tuple[str, ...]:
 
 
 def options_from(args: argparse.Namespace) -> bench_suite.BenchOptions:
+    default_device(args.device)  # a device this machine lacks is refused before anything runs
     if args.goals and default_device(args.device) != "cuda":
         raise SystemExit("genzoo: --goals reads the speed goals on the GPU grid; this run has no CUDA device")
     return bench_suite.BenchOptions(
@@ -61,8 +63,20 @@ def print_table(json_path: Path) -> None:
             print(verdicts.to_string(index=False))
 
 
+def explain_failure(command: str, code: int, options: bench_suite.BenchOptions) -> int:
+    """pytest's exit code of the suites as the command's own: 5 (nothing collected) is a
+    selection that matches no benchmark point, said in one line."""
+    if code == bench_suite.NO_POINTS_SELECTED:
+        print(f"genzoo {command}: -k {options.select!r} selects no benchmark point (e.g. -k 'ddim_step and float32')")
+        return 2
+    if code != 0:
+        print(f"genzoo {command}: the op benchmark suite failed (pytest exit {code})")
+    return code
+
+
 def main(args: argparse.Namespace) -> int:
-    code = bench_suite.run_suites(options_from(args), args.json)
+    options = options_from(args)
+    code = bench_suite.run_suites(options, args.json)
     if code == 0:
         print_table(args.json)
-    return code
+    return explain_failure("bench", code, options)

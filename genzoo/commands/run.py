@@ -12,11 +12,12 @@ from pathlib import Path
 
 from genzoo import bench_suite, fingerprint, sweeps
 from genzoo.commands import bench
+from genzoo.harness.timing import default_device
+from genzoo.kernels import BACKENDS
 from genzoo.models import checkpoint, protocol
 from genzoo.report import write_report
 from genzoo.results.store import RunDir
 from genzoo.sweeps import plan
-from genzoo.timing import default_device
 
 NAME = "run"
 HELP = "run the whole job (op benchmarks, training, sweeps, report) into results/<run-id>/"
@@ -64,11 +65,11 @@ def main(args: argparse.Namespace) -> int:
             run.add_benchmark_json("ops", partial)
             partial.unlink()
         if code != 0:
-            print(f"genzoo run: the op benchmark suite failed (exit {code}); `--resume {run.path}` retries it")
-            return code
+            print(f"genzoo run: `--resume {run.path}` retries the op benchmark suite")
+            return bench.explain_failure("run", code, bench_options)
         run.mark_done("ops")
 
-    backends = args.backends or ("eager", "sdpa", "compile", "triton")
+    backends = args.backends or BACKENDS  # each family runs those of its own backends among these
     for family in () if args.ops_only else args.families:
         if not run.is_done(f"train-{family}"):
             trained = checkpoint.ensure_trained(family, preset, device=device)

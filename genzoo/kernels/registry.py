@@ -134,13 +134,6 @@ def register(op: Op) -> Op:
     return op
 
 
-def add_backend(op_name: str, backend: str, fn: Callable) -> None:
-    """Attach a backend to an already registered op (e.g. ``compile`` for every op)."""
-    if backend not in BACKENDS:
-        raise ValueError(f"unknown backend {backend!r}; known: {BACKENDS}")
-    get(op_name).backends[backend] = fn
-
-
 def get(name: str) -> Op:
     try:
         return _REGISTRY[name]

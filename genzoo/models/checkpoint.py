@@ -22,7 +22,7 @@ from torch import nn
 import genzoo
 from genzoo import storage
 from genzoo.models import protocol, training
-from genzoo.timing import default_device
+from genzoo.harness.timing import default_device
 
 FORMAT_VERSION = 1
 

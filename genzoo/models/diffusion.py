@@ -254,6 +254,24 @@ def write_preview(model: ClassConditionalUNet, directory: Path) -> list[Path]:
     return [previews.write_image_grid(images, Path(directory) / "diffusion.png")]
 
 
+# the sweep's knob values per preset: DDPM at its usual step count against DDIM's shorter paths,
+# and the guidance scale; batch sizes are timed at DDIM's shortest path (they are about the UNet)
+SWEEP_KNOBS = {
+    "tiny": dict(ddpm_steps=10, ddim_steps=(5, 2), guidance_scales=(1.0, 2.0)),
+    "cpu": dict(ddpm_steps=1000, ddim_steps=(250, 100, 50, 20, 10), guidance_scales=(1.0, 2.0, 4.0)),
+    "gpu": dict(ddpm_steps=1000, ddim_steps=(250, 100, 50, 20, 10), guidance_scales=(1.0, 2.0, 4.0, 8.0)),
+}
+
+
+def sweep_plan(preset: str) -> protocol.SweepPlan:
+    knobs = SWEEP_KNOBS[preset]
+    reference = dict(sampler="ddim", steps=50, guidance_scale=2.0, eta=0.0)
+    variants = [dict(reference, sampler="ddpm", steps=knobs["ddpm_steps"])]
+    variants += [dict(reference, steps=steps) for steps in knobs["ddim_steps"]]
+    variants += [dict(reference, guidance_scale=w) for w in knobs["guidance_scales"] if w != reference["guidance_scale"]]
+    return protocol.SweepPlan(reference, tuple(variants), dict(reference, steps=min(knobs["ddim_steps"])))
+
+
 FAMILY = protocol.Family(
     name="diffusion",
     unit="images",
@@ -262,18 +280,10 @@ FAMILY = protocol.Family(
         protocol.BATCH_KNOB,
         # DDPM by default: on these short-trained nets DDIM's deterministic path keeps the
         # errors that DDPM's fresh noise washes out, most under guidance (results/ grids)
-        protocol.Knob("sampler", diffusion_sampling.SAMPLERS, "ddpm", "DDPM (ancestral) or DDIM"),
-        protocol.Knob(
-            "steps", diffusion_sampling.INFERENCE_STEPS, 50, "denoising steps (UNet calls, x2 with guidance)"
-        ),
-        protocol.Knob(
-            "guidance_scale",
-            (1.0, 2.0, 4.0),
-            2.0,
-            "classifier-free guidance w; 1 skips the unconditional pass",
-        ),
-        protocol.Knob("eta", (0.0, 1.0), 0.0, "DDIM's noise: 0 deterministic, 1 DDPM-like"),
-        protocol.DTYPE_KNOB,
+        protocol.Knob("sampler", diffusion_sampling.SAMPLERS, "ddpm"),
+        protocol.Knob("steps", diffusion_sampling.INFERENCE_STEPS, 50),  # UNet calls, x2 with guidance
+        protocol.Knob("guidance_scale", (1.0, 2.0, 4.0), 2.0),  # classifier-free w; 1 skips the unconditional pass
+        protocol.Knob("eta", (0.0, 1.0), 0.0),  # DDIM's noise: 0 deterministic, 1 DDPM-like
     ),
     ops=("ddpm_step", "ddim_step", "group_norm_silu", "attention"),
     load_data=datasets.load_mnist,
@@ -282,4 +292,12 @@ FAMILY = protocol.Family(
     sample=sample,
     evaluate=evaluate,
     write_preview=write_preview,
+    headline=protocol.Headline("fid", "lower", window=0.10),  # FID of a few dozen samples moves a few % with the seed
+    sweep_plan=sweep_plan,
+    benchmark_cases={
+        "cpu": (dict(n=2, sampler="ddim", steps=10, guidance_scale=2.0),),
+        "cuda": (dict(n=16, sampler="ddim", steps=50, guidance_scale=2.0),),
+    },
+    claims=(protocol.Claim("diffusion: best quality, slowest", ("best_quality", "slowest")),),
+    evaluation_better={"test_denoising_mse": "lower"},
 )

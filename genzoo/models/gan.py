@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from genzoo.models import data as datasets
+from genzoo.measurement import Measurement
 from genzoo.models import previews, protocol, training
 
 NUM_CLASSES = 10
@@ -196,16 +197,48 @@ def write_preview(model: ConditionalDCGAN, directory: Path) -> list[Path]:
     return [previews.write_image_grid(sample(model, 80, seed=0), Path(directory) / "gan.png")]
 
 
+def seed_spread(trained: list, context) -> list[Measurement]:
+    """FID of each training seed's generator, and the spread of FIDs and of the generator's loss
+    curves across seeds (``trained``: a ``checkpoint.Trained`` per seed)."""
+    from genzoo import quality
+
+    rows, fids = [], []
+    for run in trained:
+        images = sample(run.model, context.settings.quality_samples, 1000)
+        fid = quality.evaluate_images(images, context.image_reference).metrics["fid"]
+        fids.append(fid)
+        rows.append(Measurement("quality", "gan", "eager", "float32", f"seed={run.config.seed}", "fid", fid, "",
+                                better="lower", samples=context.settings.quality_samples, seeds="1000",
+                                knobs=(("train_seed", run.config.seed),), note="one training seed"))  # fmt: skip
+    if len(trained) < 2:
+        return rows
+    common = dict(kind="quality", subject="gan", backend="eager", dtype="float32", case=f"seeds={len(trained)}",
+                  unit="", better="lower", seeds=",".join(str(run.config.seed) for run in trained))  # fmt: skip
+    fid_spread = quality.spread(fids, "fid")
+    curves = quality.loss_curve_spread([run.log.losses["g_loss"] for run in trained])
+    return rows + [
+        Measurement(metric="fid_seed_std", value=fid_spread.std, **common),
+        Measurement(metric="fid_seed_cv", value=fid_spread.cv, **common),
+        Measurement(metric="g_loss_oscillation_mean", value=curves.oscillation.mean, **common),
+        Measurement(metric="g_loss_across_seed_std", value=curves.across_seed_std, **common),
+    ]
+
+
 FAMILY = protocol.Family(
     name="gan",
     unit="images",
     presets=PRESETS,
-    knobs=(protocol.BATCH_KNOB, protocol.DTYPE_KNOB),
-    ops=(),  # DCGAN's BatchNorm+ReLU has no fused op: every backend runs the same code
+    knobs=(protocol.BATCH_KNOB,),
+    ops=(),  # DCGAN's BatchNorm+ReLU has no fused op: only compile changes its computation
     load_data=datasets.load_mnist,
     build=build,
     make_training_step=make_training_step,
     sample=sample,
     evaluate=evaluate,
     write_preview=write_preview,
+    headline=protocol.Headline("fid", "lower", window=0.10),
+    sweep_plan=lambda preset: protocol.SweepPlan(reference={}),
+    benchmark_cases={"cpu": (dict(n=16),), "cuda": (dict(n=256),)},
+    extra_measurements=seed_spread,
+    claims=(protocol.Claim("GANs: fastest, unstable", ("fastest", "unstable")),),
 )

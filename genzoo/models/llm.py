@@ -210,22 +210,21 @@ def write_preview(model: ByteGPT, directory: Path) -> list[Path]:
     return [previews.write_text_samples(parts, Path(directory) / "llm.txt")]
 
 
+def sweep_plan(preset: str) -> protocol.SweepPlan:
+    """KV cache on and off at 64 new bytes, or as many as the preset's context leaves the prompt."""
+    new_tokens = min(64, PRESETS[preset].context - len(DEFAULT_PROMPT))
+    reference = dict(n=8, use_cache=True, new_tokens=new_tokens)
+    return protocol.SweepPlan(reference, (dict(reference, use_cache=False),))
+
+
 FAMILY = protocol.Family(
     name="llm",
     unit="tokens",
     presets=PRESETS,
     knobs=(
-        protocol.Knob("n", (1, 8, 32), 8, "sequences generated at once (the batch size)"),
-        protocol.Knob(
-            "use_cache", (True, False), True, "KV cache: one new byte per forward, or the whole sequence"
-        ),
-        protocol.Knob(
-            "new_tokens",
-            (32, 96),
-            96,
-            "bytes generated per sequence (the prompt's and these fit the context)",
-        ),
-        protocol.DTYPE_KNOB,
+        protocol.Knob("n", (1, 8, 32), 8),  # sequences generated at once (the batch size)
+        protocol.Knob("use_cache", (True, False), True),  # KV cache: one new byte per forward, or the whole sequence
+        protocol.Knob("new_tokens", (32, 96), 96),  # bytes generated per sequence; prompt and these fit the context
     ),
     ops=("attention",),
     load_data=datasets.load_code_corpus,
@@ -234,4 +233,11 @@ FAMILY = protocol.Family(
     sample=sample,
     evaluate=evaluate,
     write_preview=write_preview,
+    headline=protocol.Headline("bits_per_byte", "lower", window=0.005),  # held-out windows: deterministic
+    sweep_plan=sweep_plan,
+    benchmark_cases={
+        "cpu": (dict(n=4, new_tokens=16, use_cache=True), dict(n=4, new_tokens=16, use_cache=False)),
+        "cuda": (dict(n=8, new_tokens=128, use_cache=True), dict(n=8, new_tokens=128, use_cache=False)),
+    },
+    evaluation_better={"val_loss": "lower", "val_bits_per_byte": "lower"},
 )

@@ -130,9 +130,20 @@ class ImageQualityReport:
         )
 
 
+# which way each metric of ``ImageQualityReference.metrics`` is better; "" where the real digits'
+# value is the target rather than a direction (KID's spread, high-frequency energy, sharpness)
+BETTER = {
+    "fid": "lower", "kid_mean": "lower", "kid_std": "", "precision": "higher", "recall": "higher",
+    "density": "higher", "coverage": "higher", "classifier_score": "higher", "class_entropy_ratio": "higher",
+    "class_tv_from_uniform": "lower", "missing_classes": "lower", "mean_confidence": "higher",
+    "hf_fraction": "", "sharpness_ratio": "",
+}  # fmt: skip
+
+
 def _rows(values: dict[str, float], samples: int, note: str, **key: str) -> list[Measurement]:
     return [
-        Measurement(kind="quality", metric=name, value=value, unit="", samples=samples, note=note, **key)
+        Measurement(kind="quality", metric=name, value=value, unit="", better=BETTER[name], samples=samples,
+                    note=note, **key)  # fmt: skip
         for name, value in values.items()
     ]
 

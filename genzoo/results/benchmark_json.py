@@ -26,7 +26,7 @@ import pandas as pd
 
 from genzoo.measurement import Measurement
 from genzoo.results import MEASUREMENT_COLUMNS, ResultsError, typed_table
-from genzoo.timing import Timing
+from genzoo.harness.timing import Timing
 
 
 def read(path: Path) -> dict:
@@ -134,17 +134,17 @@ def _foreign_names(benchmarks: list[dict]) -> dict[int, tuple[str, str]]:
 
 def _session_ceilings(document: dict, source: Path | str) -> list[Measurement]:
     """The ceilings genzoo's suite measured once per session (``document["genzoo"]["ceilings"]``),
-    as the same rows ``genzoo.op_benchmark.ceiling_measurements`` makes."""
+    as the same rows ``genzoo.harness.ops.ceiling_measurements`` makes."""
     measured = (document.get("genzoo") or {}).get("ceilings")
     if not measured:
         return []
-    from genzoo.ceilings import Ceilings  # imported here: only genzoo's own files need them
-    from genzoo.op_benchmark import ceiling_measurements
+    from genzoo.harness.ceilings import Ceilings  # imported here: only genzoo's own files need them
+    from genzoo.harness.ops import ceiling_measurements
 
     try:
         return ceiling_measurements(Ceilings(**measured))
     except (TypeError, ValueError) as error:
-        raise ResultsError(f"{source}: genzoo.ceilings does not read as ceilings ({error})") from None
+        raise ResultsError(f"{source}: genzoo.harness.ceilings does not read as ceilings ({error})") from None
 
 
 def _machine_fingerprint(document: dict) -> dict[str, object]:

@@ -1,42 +1,44 @@
-"""Which points a family's sweep visits: speed knobs x backends x dtypes, and at which of them
-quality is measured.
+"""Which points a family's sweep visits: its ``SweepPlan`` (declared by the family) x backends x
+dtypes x batch sizes, and at which of them quality is measured.
 
-A point's ``case`` names the knobs that change the output (``sampler=ddim steps=50 w=2``) and,
-for batch-size points, ``batch=N``; speed and quality rows of one point share it, so a report
-pairs them. Quality is measured at a fixed number of samples per preset (the same for every
-image family, so FIDs are comparable across families); batch-size points measure speed only.
+A point's ``case`` labels the knobs that change the output (``sampler=ddim steps=50 w=2``) and,
+for batch-size points, ``batch=N``; speed and quality rows of one point share it and carry the
+knobs themselves as columns. Quality is measured at a fixed number of samples per preset (the
+same for every image family, so FIDs are comparable across families); batch-size points measure
+speed only.
 """
 
 from __future__ import annotations
 
 import dataclasses
 
-from genzoo.kernels import triton_mode
+from genzoo.harness.models import ModelPoint
+from genzoo.models import protocol
 
-# what each knob is called in a case string (the report reads steps= and w=)
+# what a knob is called in a case label
 CASE_NAMES = {"guidance_scale": "w", "use_cache": "cache", "new_tokens": "tokens", "n": "batch"}
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class SweepSettings:
     quality_samples: int  # images per quality point (all image families alike)
-    batch: int  # images (or sequences) per timed call at quality points
+    batch: int  # images (or sequences) per timed call at quality points, unless the plan sets n
     timing_budget_s: float  # repeat a timed call until this much time is spent ...
     max_rounds: int  # ... or this many rounds
     swap_samples: int  # samples compared against eager for a kernel swap
-    interpreted_steps: int  # diffusion steps when Triton is interpreted (correctness only)
-    ddpm_steps: int  # the DDPM baseline (1000 in the paper)
-    ddim_steps: tuple[int, ...]
-    guidance_scales: tuple[float, ...]
+    interpreted_steps: int  # sampling steps when Triton is interpreted (correctness only)
     batch_sizes: tuple[int, ...]
     feature_net: str = "cpu"  # the quality feature net's preset: "tiny" only for tests of the plumbing
 
 
 SETTINGS = {
-    "tiny": SweepSettings(8, 4, 0.02, 2, 2, 1, 10, (5, 2), (1.0, 2.0), (1, 4), feature_net="tiny"),
-    "cpu": SweepSettings(32, 32, 1.0, 3, 4, 2, 1000, (250, 100, 50, 20, 10), (1.0, 2.0, 4.0), (1, 16, 64)),
-    "gpu": SweepSettings(2000, 250, 3.0, 10, 16, 50, 1000, (250, 100, 50, 20, 10), (1.0, 2.0, 4.0, 8.0), (1, 16, 64, 256)),
-}
+    "tiny": SweepSettings(quality_samples=8, batch=4, timing_budget_s=0.02, max_rounds=2, swap_samples=2,
+                          interpreted_steps=1, batch_sizes=(1, 4), feature_net="tiny"),
+    "cpu": SweepSettings(quality_samples=32, batch=32, timing_budget_s=1.0, max_rounds=3, swap_samples=4,
+                         interpreted_steps=2, batch_sizes=(1, 16, 64)),
+    "gpu": SweepSettings(quality_samples=2000, batch=250, timing_budget_s=3.0, max_rounds=10, swap_samples=16,
+                         interpreted_steps=50, batch_sizes=(1, 16, 64, 256)),
+}  # fmt: skip
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,7 +46,7 @@ class SweepPoint:
     family: str
     backend: str
     dtype: str
-    knobs: tuple[tuple[str, object], ...]  # sorted (name, value): hashable, printable
+    knobs: tuple[tuple[str, object], ...]  # sorted (name, value), n included: hashable, printable
     quality: bool  # measure quality here (else speed only)
 
     @classmethod
@@ -60,9 +62,9 @@ class SweepPoint:
         shown = {k: v for k, v in self.knobs if not (self.quality and k == "n")}
         return " ".join(f"{CASE_NAMES.get(k, k)}={_text(v)}" for k, v in shown.items()) or "default"
 
-    @property
-    def interpreted(self) -> bool:
-        return self.backend == "triton" and triton_mode.interpreted()
+    def model_point(self, preset: str) -> ModelPoint:
+        return ModelPoint(self.family, "generate", self.backend, protocol.resolve_dtype(self.dtype), preset,
+                          self.knobs, kind="sweep", label=self.case)  # fmt: skip
 
 
 def _text(value: object) -> str:
@@ -71,37 +73,22 @@ def _text(value: object) -> str:
     return str(value)
 
 
-def points(family: str, settings: SweepSettings, backends: tuple[str, ...], family_backends: tuple[str, ...]) -> list[SweepPoint]:
-    """Eager float32 first (the baselines), then dtypes, then the other backends."""
+def points(family: protocol.Family, preset: str, backends: tuple[str, ...]) -> list[SweepPoint]:
+    """Eager float32 first (the baselines), then dtypes, then the other backends the family has."""
+    settings = SETTINGS[preset]
+    sweep = family.sweep_plan(preset)
+
+    def knobs(base) -> dict:
+        return {"n": settings.batch, **base}
+
+    reference = knobs(sweep.reference)
+    batch_reference = knobs(sweep.batch_reference if sweep.batch_reference is not None else sweep.reference)
     make = SweepPoint.make
-    other_backends = [b for b in backends if b != "eager" and b in family_backends]
-    if family == "diffusion":
-        base = dict(n=settings.batch, sampler="ddim", steps=50, guidance_scale=2.0, eta=0.0)
-        variants = [dict(base, sampler="ddpm", steps=settings.ddpm_steps, eta=0.0)]
-        variants += [dict(base, steps=steps) for steps in settings.ddim_steps]
-        variants += [dict(base, guidance_scale=w) for w in settings.guidance_scales if w != base["guidance_scale"]]
-        reference = base
-        batch_reference = dict(base, steps=min(settings.ddim_steps))  # batch size is about the UNet, not steps
-    elif family == "llm":
-        base = dict(n=8, use_cache=True, new_tokens=64)
-        variants = [base, dict(base, use_cache=False)]
-        reference = batch_reference = base
-    else:
-        base = dict(n=settings.batch)
-        variants = [base]
-        reference = batch_reference = base
-    chosen = [make(family, "eager", "float32", knobs, quality=True) for knobs in _unique(variants + [reference])]
-    chosen.append(make(family, "eager", "bfloat16", reference, quality=True))
-    chosen += [make(family, "eager", "float32", dict(batch_reference, n=n), quality=False) for n in settings.batch_sizes]
-    chosen += [make(family, backend, "float32", reference, quality=True) for backend in other_backends]
-    return chosen
-
-
-def _unique(dicts: list[dict]) -> list[dict]:
-    seen, unique = set(), []
-    for d in dicts:
-        key = tuple(sorted(d.items()))
-        if key not in seen:
-            seen.add(key)
-            unique.append(d)
-    return unique
+    chosen = [make(family.name, "eager", "float32", reference, quality=True)]
+    chosen += [make(family.name, "eager", "float32", knobs(v), quality=True) for v in sweep.variants]
+    chosen.append(make(family.name, "eager", "bfloat16", reference, quality=True))
+    chosen += [make(family.name, "eager", "float32", dict(batch_reference, n=n), quality=False)
+               for n in settings.batch_sizes]  # fmt: skip
+    chosen += [make(family.name, backend, "float32", reference, quality=True)
+               for backend in family.backends() if backend != "eager" and backend in backends]  # fmt: skip
+    return list(dict.fromkeys(chosen))  # a variant equal to the reference is measured once

@@ -1,159 +1,180 @@
-"""Running one family's sweep: each point timed and, where asked, judged for quality, every
-non-baseline point compared with eager float32 on identical seeds.
+"""One sweep point through the harness pipeline: timed like every other model point and judged
+for quality, every non-baseline point compared with eager float32 on identical seeds.
 
 Rows (``genzoo.measurement.Measurement``):
 - kind "sweep": ``images_per_s`` / ``tokens_per_s`` per point (median of timed calls), with the
-  quality metric's relative change against eager float32 as ``error``; a point outside its
-  quality window, or interpreted, gets no speedup;
+  headline metric's relative change against eager float32 as ``quality_change``; a point outside
+  its quality window, or interpreted, gets no speedup (``genzoo.harness.gate``);
 - kind "quality": the metrics of ``genzoo.quality`` at quality points, kernel-swap differences.
 """
 
 from __future__ import annotations
 
-import contextlib
-import copy
 import dataclasses
 import functools
-from collections.abc import Iterator
 
 import torch
 
-from genzoo import kernels, quality
+from genzoo import quality
+from genzoo.harness import backends, gate, pipeline
+from genzoo.harness.models import ModelSubject, throughput_row
+from genzoo.harness.timing import Timing, measure_within, timed_call
 from genzoo.measurement import Measurement
 from genzoo.models import protocol
-from genzoo.sweeps.plan import SweepPoint, SweepSettings
-from genzoo.timing import Timing, measure_within, timed_call
-
-# how far a variant's headline quality metric may move (relative) and still count as "the same
-# model": FID from a few dozen samples varies by a few percent with the seed alone
-QUALITY_WINDOW = {"fid": 0.10, "bits_per_byte": 0.005}
+from genzoo.sweeps.plan import SETTINGS, SweepPoint, SweepSettings
 
 
-@contextlib.contextmanager
-def model_on_backend(model: torch.nn.Module, backend: str, dtype: str) -> Iterator[torch.nn.Module]:
-    """The model in ``dtype`` with every registry op on ``backend``; for ``compile`` each of the
-    model's parts (UNet, GPT-2, generator, decoder...) is also wrapped in ``torch.compile``."""
-    net = protocol.cast(model, dtype)
-    if backend == "compile":
-        net = copy.deepcopy(net)
-        for child in net.children():
-            child.compile()
-    with kernels.use(backend):
-        yield net
+@dataclasses.dataclass(frozen=True)
+class QualityCheck:
+    rows: list[Measurement]  # quality metrics and kernel-swap differences of the point
+    headline: float | None  # the family's headline metric at this point (quality points only)
+    seconds: list[float]  # the timed batches of the quality set, scaled to full batches
 
 
 @dataclasses.dataclass
 class FamilySweep:
+    """What the points of one family's sweep share: the trained model, the settings, the image
+    reference and the baselines (eager's speeds, eager fp32's quality and outputs)."""
+
     family: protocol.Family
     model: torch.nn.Module
-    settings: SweepSettings
+    preset: str
     device: str
     image_reference: quality.ImageQualityReference | None = None
-    eager_speed: dict = dataclasses.field(default_factory=dict)  # (dtype, case) -> units/s
-    eager_quality: dict = dataclasses.field(default_factory=dict)  # case -> headline metric value
-    eager_outputs: dict = dataclasses.field(default_factory=dict)  # swap knobs -> eager samples
+    baselines: pipeline.Baselines = dataclasses.field(default_factory=pipeline.Baselines)
 
     @property
-    def name(self) -> str:
-        return self.family.name
-
-    @property
-    def headline_metric(self) -> str:
-        return "bits_per_byte" if self.family.unit == "tokens" else "fid"
+    def settings(self) -> SweepSettings:
+        return SETTINGS[self.preset]
 
     def run(self, point: SweepPoint) -> list[Measurement]:
-        knobs = point.knob_dict
+        subject = SweepSubject(self, point)
+        if subject.model_point.interpreted:  # Triton's interpreter: correctness against eager, no speed
+            return subject.swap_rows()
+        timer = functools.partial(self._timer, subject)
+        row = pipeline.measure(subject, timer, self.baselines)
+        return [row, *subject.checked.rows]
+
+    def _timer(self, subject: SweepSubject, run) -> Timing:
+        """More batches while the budget lasts, the quality set's batches counted: a set generated
+        in one batch still gives the row a spread, and a loop of minutes is not repeated."""
+        return measure_within(run, self.device, self.settings.timing_budget_s, self.settings.max_rounds,
+                              measured=subject.checked.seconds)  # fmt: skip
+
+
+class SweepSubject(ModelSubject):
+    def __init__(self, sweep: FamilySweep, point: SweepPoint):
+        self.sweep, self.sweep_point = sweep, point
+        self.model_point = point.model_point(sweep.preset)
+        data = sweep.family.load_data() if sweep.family.unit != "images" else None
+        super().__init__(self.model_point, sweep.model, data, sweep.device)
+        self.checked = QualityCheck([], None, [])
+
+    @property
+    def settings(self) -> SweepSettings:
+        return self.sweep.settings
+
+    def warm_up(self, run) -> object:
+        """A short call of the same shapes (two sampling steps): compiles and fills caches without
+        a second loop of minutes."""
+        knobs = dict(self.model_point.knobs)
         n = knobs.pop("n")
-        if point.interpreted:  # Triton's interpreter: correctness against eager, no speed figure
-            return self._swap_rows(point, knobs)
-        with model_on_backend(self.model, point.backend, point.dtype) as net:
-            self.family.sample(net, n, 0, **self._warmup(knobs))  # compiles, fills caches
-            seconds: list[float] = []
-            quality_rows, headline = [], None
-            if point.quality:
-                count = self.settings.quality_samples if self.family.unit == "images" else n
-                seconds, outputs = self._generate(net, knobs, count, n)
-                quality_rows, headline = self._quality(point, net, torch.cat(outputs)[:count])
-            # the quality set may have been one batch: more batches, while the budget lasts,
-            # give the row a spread
-            timing = measure_within(
-                lambda: self.family.sample(net, n, 0, **knobs), self.device,
-                self.settings.timing_budget_s, self.settings.max_rounds, measured=seconds,
-            )  # fmt: skip
-        rows = [self._speed_row(point, knobs, n, timing, headline), *quality_rows]
+        if "steps" in knobs:
+            knobs["steps"] = min(knobs["steps"], 2)
+        return self.family.sample(self.net, n, 0, **knobs)
+
+    def check(self, output: object, baselines: pipeline.Baselines) -> QualityCheck:
+        rows, headline, seconds = [], None, []
+        point = self.sweep_point
+        if point.quality:
+            with backends.no_recompilation(self.label):
+                seconds, generated = self._quality_set()
+            rows, headline = self._quality(generated)
         if point.backend != "eager" or point.dtype != "float32":
-            rows += self._swap_rows(point, knobs)
-        return rows
+            rows += self.swap_rows()
+        self.checked = QualityCheck(rows, headline, seconds)
+        return self.checked
 
-    def _warmup(self, knobs: dict) -> dict:
-        return dict(knobs, steps=min(knobs["steps"], 2)) if "steps" in knobs else knobs
-
-    def _generate(self, net, knobs: dict, count: int, batch: int) -> tuple[list[float], list[torch.Tensor]]:
-        """``count`` outputs in batches of ``batch``, and the seconds of each batch scaled to a full one."""
+    def _quality_set(self) -> tuple[list[float], torch.Tensor]:
+        """The quality set in batches of the point's size, and the seconds of each batch scaled to
+        a full one."""
+        knobs = dict(self.model_point.knobs)
+        batch = knobs.pop("n")
+        count = self.settings.quality_samples if self.family.unit == "images" else batch
         seconds, outputs = [], []
         for chunk, start in enumerate(range(0, count, batch)):
             size = min(batch, count - start)
-            elapsed, output = timed_call(functools.partial(self.family.sample, net, size, 1000 + chunk, **knobs), self.device)
+            call = functools.partial(self.family.sample, self.net, size, 1000 + chunk, **knobs)
+            elapsed, output = timed_call(call, self.device)
             seconds.append(elapsed * batch / size)
             outputs.append(output)
-        return seconds, outputs
+        return seconds, torch.cat(outputs)[:count]
 
-    def _quality(self, point: SweepPoint, net, generated: torch.Tensor) -> tuple[list[Measurement], float]:
-        key = dict(subject=self.name, backend=point.backend, dtype=point.dtype, case=point.case)
+    def _quality(self, generated: torch.Tensor) -> tuple[list[Measurement], float]:
+        point, headline = self.sweep_point, self.family.headline
+        key = dict(subject=self.family.name, backend=point.backend, dtype=point.dtype, case=point.case)
         if self.family.unit == "images":
-            report = quality.evaluate_images(generated, self.image_reference, **key)
-            rows, headline = list(report.rows), report.metrics["fid"]
+            report = quality.evaluate_images(generated, self.sweep.image_reference, **key)
+            rows = [dataclasses.replace(row, knobs=point.knobs) if row.subject == self.family.name else row
+                    for row in report.rows]  # fmt: skip
+            value = report.metrics[headline.metric]
         else:
-            bits = self.family.evaluate(net, self.family.load_data())["val_bits_per_byte"]
-            rows = [Measurement(kind="quality", metric="bits_per_byte", value=bits, unit="bits/byte", **key)]
-            headline = bits
+            value = self.family.evaluate(self.net, self.data)[headline.metric]
+            rows = [Measurement(kind="quality", metric=headline.metric, value=value, unit="", better=headline.better,
+                                knobs=point.knobs, **key)]  # fmt: skip
         if point.backend == "eager" and point.dtype == "float32":
-            self.eager_quality[point.case] = headline
-        return rows, headline
+            self.sweep.baselines.outputs[("quality", point.case)] = value
+        return rows, value
 
-    def _speed_row(self, point: SweepPoint, knobs: dict, n: int, timing: Timing, headline: float | None) -> Measurement:
-        units = self.family.units_generated(n, knobs)
-        speed = units / timing.median_s
-        key = (point.dtype, point.case)
+    def row(self, timing: Timing, checked: QualityCheck, baselines: pipeline.Baselines) -> Measurement:
+        point, headline = self.sweep_point, self.family.headline
+        key = ("sweep speed", point.dtype, point.case)
         if point.backend == "eager":
-            self.eager_speed[key] = speed
-        error = within = None
-        baseline = self.eager_quality.get(point.case)
-        if headline is not None and baseline is not None:
-            error = quality.metric_delta(baseline, headline).relative
-            within = abs(error) <= QUALITY_WINDOW[self.headline_metric]
-        eager_speed = self.eager_speed.get(key)
-        return Measurement(
-            kind="sweep", subject=self.name, backend=point.backend, dtype=point.dtype, case=point.case,
-            metric=f"{self.family.unit}_per_s", value=speed, unit=f"{self.family.unit}/s",
-            p20=units / timing.p80_s, p80=units / timing.p20_s, rounds=timing.rounds, samples=n,
-            speedup_vs_eager=speed / eager_speed if eager_speed and within is not False else None,
-            error=error, error_limit=QUALITY_WINDOW[self.headline_metric] if error is not None else None,
-            within_tolerance=within, note=f"{self.headline_metric} change vs eager float32" if error is not None else "",
+            baselines.medians[key] = timing.median_s
+        change = within = None
+        eager_quality = baselines.outputs.get(("quality", point.case))
+        if checked.headline is not None and eager_quality is not None:
+            change = quality.metric_delta(eager_quality, checked.headline).relative
+            within = abs(change) <= headline.window
+        trusted = gate.exclusion(interpreted=False, within_tolerance=None, within_quality_window=within) == ""
+        eager_s = baselines.medians.get(key)
+        common = dict(
+            kind="sweep", subject=self.family.name, backend=point.backend, dtype=point.dtype, case=point.case,
+            rounds=timing.rounds, measured_on=torch.device(self.device).type, knobs=point.knobs,
+            speedup_vs_eager=eager_s / timing.median_s if eager_s and trusted else None,
+            quality_change=change, quality_window=headline.window if change is not None else None,
+            within_quality_window=within,
+            note=f"{headline.metric} change vs eager float32" if change is not None else "",
         )  # fmt: skip
+        return throughput_row(self.family, self.model_point.batch, dict(self.model_point.knobs), timing, common)
 
-    def _swap_rows(self, point: SweepPoint, knobs: dict) -> list[Measurement]:
+    def swap_rows(self) -> list[Measurement]:
         """Outputs of this point against eager float32 for identical seeds and noise."""
-        knobs = dict(knobs, n=self.settings.swap_samples)
-        if point.interpreted and "steps" in knobs:
-            knobs["steps"] = self.settings.interpreted_steps
+        point, settings = self.sweep_point, self.settings
+        interpreted = self.model_point.interpreted
+        knobs = dict(point.knob_dict, n=settings.swap_samples)
+        if interpreted and "steps" in knobs:
+            knobs["steps"] = settings.interpreted_steps
         if self.family.unit == "tokens":
             knobs["temperature"] = 0.0  # greedy: the tokens are a deterministic function of the logits
-        key = tuple(sorted(knobs.items()))
+        key = ("swap", tuple(sorted(knobs.items())))
         count = knobs.pop("n")
-        if key not in self.eager_outputs:
-            with model_on_backend(self.model, "eager", "float32") as eager_net:
-                self.eager_outputs[key] = self.family.sample(eager_net, count, 7, **knobs)
-        with model_on_backend(self.model, point.backend, point.dtype) as net:
+        eager_outputs = self.sweep.baselines.outputs
+        if key not in eager_outputs:
+            with backends.model_on_backend(self.model, "eager", "float32") as eager_net:
+                eager_outputs[key] = self.family.sample(eager_net, count, 7, **knobs)
+        with backends.model_on_backend(self.model, point.backend, point.dtype) as net:
             swapped = self.family.sample(net, count, 7, **knobs)
-        case = point.case + (" interpreted-swap" if point.interpreted else "")
-        common = dict(kind="quality", subject=self.name, backend=point.backend, dtype=point.dtype, case=case, unit="")
+        case = point.case + (" interpreted-swap" if interpreted else "")
+        common = dict(kind="quality", subject=self.family.name, backend=point.backend, dtype=point.dtype,
+                      case=case, unit="", knobs=point.knobs, measured_on=torch.device(self.device).type)  # fmt: skip
         if self.family.unit == "tokens":
-            agreement = (swapped == self.eager_outputs[key]).float().mean().item()
-            return [Measurement(metric="greedy_token_agreement", value=agreement, samples=count,
-                                note="vs eager float32, greedy", interpreted=point.interpreted, **common)]  # fmt: skip
-        difference = quality.output_difference(self.eager_outputs[key], swapped)
+            agreement = (swapped == eager_outputs[key]).float().mean().item()
+            return [Measurement(metric="greedy_token_agreement", value=agreement, better="higher", samples=count,
+                                seeds="7", note="vs eager float32, greedy", interpreted=interpreted, **common)]  # fmt: skip
+        difference = quality.output_difference(eager_outputs[key], swapped)
         rows = quality.kernel_swap_rows(
-            subject=self.name, backend=point.backend, dtype=point.dtype, case=case, outputs=difference
+            subject=self.family.name, backend=point.backend, dtype=point.dtype, case=case, outputs=difference
         )
-        return [dataclasses.replace(row, samples=count, interpreted=point.interpreted) for row in rows]
+        return [dataclasses.replace(row, samples=count, seeds="7", interpreted=interpreted, knobs=point.knobs,
+                                    measured_on=common["measured_on"]) for row in rows]  # fmt: skip

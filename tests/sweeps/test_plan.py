@@ -1,28 +1,43 @@
+"""Which points a sweep visits: the family's own plan, x dtypes, backends and batch sizes."""
+
+from __future__ import annotations
+
+from genzoo.models import protocol
 from genzoo.sweeps import plan
 
 
-def test_diffusion_plan_has_ddpm_baseline_ddim_steps_and_guidance_sweep():
-    settings = plan.SETTINGS["cpu"]
-    points = plan.points("diffusion", settings, ("eager", "compile", "triton"), ("eager", "compile", "triton", "sdpa"))
-    quality_cases = {p.case for p in points if p.quality and p.backend == "eager" and p.dtype == "float32"}
-    assert "sampler=ddpm steps=1000 w=2 eta=0" in {" ".join(sorted(c.split())) and c for c in quality_cases} or any(
-        "sampler=ddpm" in c and "steps=1000" in c for c in quality_cases
-    )
-    for steps in settings.ddim_steps:
-        assert any("sampler=ddim" in c and f"steps={steps} " in c + " " and "w=2" in c for c in quality_cases)
-    assert {w for w in settings.guidance_scales} <= {float(c.split("w=")[1].split()[0]) for c in quality_cases}
+def test_the_diffusion_plan_has_a_ddpm_baseline_ddim_steps_and_a_guidance_sweep():
+    family = protocol.get("diffusion")
+    points = plan.points(family, "cpu", ("eager", "compile", "triton"))
+    quality = [p.knob_dict for p in points if p.quality and p.backend == "eager" and p.dtype == "float32"]
+    assert {"sampler": "ddpm", "steps": 1000} in [{k: q[k] for k in ("sampler", "steps")} for q in quality]
+    ddim_steps = {q["steps"] for q in quality if q["sampler"] == "ddim" and q["guidance_scale"] == 2.0}
+    assert ddim_steps == {250, 100, 50, 20, 10}
+    assert {q["guidance_scale"] for q in quality} == {1.0, 2.0, 4.0}
     assert points[0].backend == "eager" and points[0].dtype == "float32"
     assert {p.backend for p in points} == {"eager", "compile", "triton"}
+    assert len(set(points)) == len(points)
 
 
 def test_batch_points_measure_speed_only_and_name_the_batch():
-    points = plan.points("gan", plan.SETTINGS["cpu"], ("eager",), ("eager", "compile"))
+    points = plan.points(protocol.get("gan"), "cpu", ("eager",))
     batch_points = [p for p in points if not p.quality]
     assert [p.knob_dict["n"] for p in batch_points] == list(plan.SETTINGS["cpu"].batch_sizes)
     assert all(p.case.startswith("batch=") for p in batch_points)
     assert all("batch=" not in p.case for p in points if p.quality)
 
 
-def test_backends_a_family_does_not_use_are_left_out():
-    points = plan.points("gan", plan.SETTINGS["cpu"], ("eager", "sdpa", "triton"), ("eager", "compile"))
-    assert {p.backend for p in points} == {"eager"}
+def test_backends_a_family_does_not_have_are_left_out():
+    points = plan.points(protocol.get("gan"), "cpu", ("eager", "sdpa", "triton", "compile"))
+    assert {p.backend for p in points} == {"eager", "compile"}
+
+
+def test_every_preset_fits_every_family():
+    """The tiny preset's LLM has a 48-byte context: its plan asks for what fits."""
+    for name in protocol.names():
+        family = protocol.get(name)
+        for preset in protocol.PRESETS:
+            for point in plan.points(family, preset, ("eager",)):
+                knobs = point.knob_dict
+                if "new_tokens" in knobs:
+                    assert knobs["new_tokens"] + len(b"def ") <= family.config(preset).context

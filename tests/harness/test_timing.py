@@ -6,8 +6,8 @@ import time
 import pytest
 import torch
 
-from genzoo.ceilings import copy_bandwidth, matmul_throughput
-from genzoo.timing import Timing, TimingPlan, measure
+from genzoo.harness.ceilings import copy_bandwidth, matmul_throughput
+from genzoo.harness.timing import Timing, TimingPlan, measure
 
 
 def test_quantiles_of_known_samples():
@@ -36,18 +36,19 @@ def test_ceilings_are_measured_and_plausible():
     assert 1e-4 < matmul_throughput("cpu", 128, __import__("torch").float32, plan) < 1_000  # TFLOP/s
 
 
-def test_the_default_device_is_cuda_when_present_else_the_cpu(monkeypatch):
-    from genzoo.timing import default_device
+def test_the_default_device_is_cuda_when_present_else_the_cpu_and_a_missing_cuda_is_refused(monkeypatch):
+    from genzoo.harness.timing import DeviceUnavailableError, default_device
 
-    assert default_device("cpu") == "cpu" and default_device("cuda:1") == "cuda:1"
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    assert default_device() == "cuda"
+    assert default_device() == "cuda" and default_device("cuda:1") == "cuda:1"
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    assert default_device(None) == "cpu"
+    assert default_device(None) == "cpu" and default_device("cpu") == "cpu"
+    with pytest.raises(DeviceUnavailableError, match="'cuda'.*no CUDA device"):
+        default_device("cuda")
 
 
 def test_measure_within_stops_at_the_budget_or_the_round_cap():
-    from genzoo.timing import measure_within
+    from genzoo.harness.timing import measure_within
 
     calls = []
     timing = measure_within(lambda: calls.append(time.sleep(0.01)), "cpu", budget_s=0.035, max_rounds=100)
@@ -58,7 +59,7 @@ def test_measure_within_stops_at_the_budget_or_the_round_cap():
 
 
 def test_measure_within_counts_the_seconds_measured_already():
-    from genzoo.timing import measure_within
+    from genzoo.harness.timing import measure_within
 
     calls = []
     timing = measure_within(lambda: calls.append(time.sleep(0.001)), "cpu", budget_s=10.0, max_rounds=4, measured=[0.5, 0.7])

@@ -11,7 +11,7 @@ import dataclasses
 
 import torch
 
-from genzoo.timing import Timing, TimingPlan, measure
+from genzoo.harness.timing import Timing, TimingPlan, measure
 
 
 @dataclasses.dataclass(frozen=True)

@@ -3,7 +3,8 @@ met / missed / no speed figure / not measured."""
 
 from __future__ import annotations
 
-from genzoo import goals, op_benchmark
+from genzoo.harness import goals
+from genzoo.harness import ops as op_benchmark
 from genzoo.measurement import Measurement, to_frame
 from genzoo.report import goal_tables
 from genzoo.results import typed_table

@@ -17,9 +17,18 @@ from collections.abc import Callable, Iterator, Sequence
 import torch
 
 
+class DeviceUnavailableError(RuntimeError):
+    """The device asked for is not on this machine."""
+
+
 def default_device(device: str | None = None) -> str:
-    """``device`` as given, else CUDA when present, else the CPU: every command's default."""
-    return device or ("cuda" if torch.cuda.is_available() else "cpu")
+    """``device`` as given, else CUDA when present, else the CPU: every command's default. A CUDA
+    device on a machine without one raises ``DeviceUnavailableError`` before anything runs."""
+    if device is None:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if torch.device(device).type == "cuda" and not torch.cuda.is_available():
+        raise DeviceUnavailableError(f"device {device!r}: this machine has no CUDA device (torch sees none)")
+    return device
 
 
 def cpu_benchmark_threads() -> int:

@@ -1,0 +1,84 @@
+"""A family's whole sweep: its trained seeds, every point of its plan, and what only it measures.
+
+    rows = sweeps.run_family(name, preset="cpu", backends=("eager", "compile", "triton"))
+
+Besides the points of ``plan.points``, each family adds its ``extra_measurements`` (e.g. the
+spread across training seeds, the ELBO and latent paths), and every family its training compute
+(seconds and steps of each checkpoint's training run).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from tqdm.auto import tqdm
+
+from genzoo import quality
+from genzoo.harness.timing import benchmark_threads, default_device
+from genzoo.measurement import Measurement
+from genzoo.models import checkpoint, protocol
+from genzoo.sweeps import plan
+from genzoo.sweeps.runner import FamilySweep
+
+
+@dataclasses.dataclass(frozen=True)
+class ExtraContext:
+    """What a family's ``extra_measurements`` gets besides its trained seeds."""
+
+    settings: plan.SweepSettings
+    image_reference: quality.ImageQualityReference | None
+    device: str
+
+
+def run_family(
+    name: str,
+    preset: str = "cpu",
+    backends: tuple[str, ...] = ("eager", "sdpa", "compile", "triton"),
+    device: str | None = None,
+    progress: bool = True,
+) -> list[Measurement]:
+    device = default_device(device)
+    settings = plan.SETTINGS[preset]
+    trained = checkpoint.ensure_trained_seeds(name, preset, device=device, progress=progress)
+    family = protocol.get(name)
+    image_reference = None
+    if family.unit == "images":
+        config = quality.ImageQualityConfig(feature_net=quality.FEATURE_NET_PRESETS[settings.feature_net])
+        image_reference = quality.ImageQualityReference(config, device)
+    sweep = FamilySweep(family, trained[0].model, preset, device, image_reference)
+    rows = training_rows(trained)
+    with benchmark_threads(device):
+        for point in tqdm(plan.points(family, preset, backends), desc=f"sweep {name}", disable=not progress):
+            rows += sweep.run(point)
+    if family.extra_measurements is not None:
+        rows += family.extra_measurements(trained, ExtraContext(settings, image_reference, device))
+    return _without_duplicate_anchors(rows)
+
+
+def training_rows(trained: list[checkpoint.Trained]) -> list[Measurement]:
+    """Each training seed's compute (seconds, steps) and its held-out metrics at training end."""
+    rows = []
+    for run in trained:
+        better = protocol.get(run.family).evaluation_better
+        common = dict(kind="training", subject=run.family, backend="eager", dtype="float32",
+                      case=f"seed={run.config.seed}", knobs=(("train_seed", run.config.seed),))  # fmt: skip
+        rows += [
+            Measurement(metric="train_seconds", value=run.log.seconds, unit="s", better="lower",
+                        note=f"preset {run.preset}", **common),  # fmt: skip
+            Measurement(metric="train_steps", value=float(run.log.steps), unit="steps", **common),
+        ]
+        rows += [Measurement(metric=k, value=float(v), unit="", better=better.get(k, ""),
+                             note="held-out, at training end", **common)
+                 for k, v in run.metrics.items()]  # fmt: skip
+    return rows
+
+
+def _without_duplicate_anchors(rows: list[Measurement]) -> list[Measurement]:
+    """evaluate_images repeats the anchors' rows at every point of the same size: keep one."""
+    seen, kept = set(), []
+    for row in rows:
+        if row.key() in seen:
+            continue
+        seen.add(row.key())
+        kept.append(row)
+    return kept
