@@ -18,6 +18,7 @@ import torch
 from genzoo import fingerprint
 from genzoo.harness.ceilings import Ceilings, measure_ceilings
 from genzoo.harness.pipeline import Baselines
+from genzoo.results import schema
 from genzoo.harness.timing import Timing, cpu_benchmark_threads, default_device, synchronized_perf_counter
 
 
@@ -98,6 +99,7 @@ def record(benchmark, row) -> None:
 def pytest_benchmark_update_json(config: pytest.Config, benchmarks, output_json: dict) -> None:
     device = option_device(config)
     output_json["genzoo"] = {
+        "schema_version": schema.VERSION,
         "fingerprint": fingerprint.collect(device).as_flat_dict(),
         "ceilings": dataclasses.asdict(_CEILINGS[device]) if device in _CEILINGS else None,
     }

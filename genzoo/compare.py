@@ -13,10 +13,11 @@ counts only when both hold:
    on another day moves by a few percent (clocks, thermal state, memory placement) for reasons
    the rounds within one run cannot see, so no interval over those rounds can judge it.
 
-A change that makes the metric worse (``metric_direction``) is a regression, a better one an
-improvement; a metric whose direction genzoo does not know is only "changed". A timing taken
-under Triton's CPU interpreter on either side is no speed figure: it is listed as "interpreted",
-never judged.
+A change that makes the metric worse (the row's ``better``, ``metric_direction``) is a
+regression, a better one an improvement; a metric without a direction is only "changed". A
+timing or throughput that may not claim a speed on either side (``genzoo.harness.gate``:
+interpreted, outside its tolerance or quality window, measured on another device) is no speed
+figure: it is listed as "excluded", with the gate's reason per side, and never judged.
 """
 
 from __future__ import annotations
@@ -26,10 +27,20 @@ import zlib
 import numpy as np
 import pandas as pd
 
+from genzoo.harness import gate
 from genzoo.measurement import KEY_COLUMNS
 from genzoo.results import format_value, is_speed_metric, metric_direction
 
-STATUS_ORDER = ("regression", "improvement", "changed", "unchanged", "interpreted", "only in base", "only in new")
+STATUS_ORDER = (
+    "regression",
+    "improvement",
+    "changed",
+    "unchanged",
+    "excluded",
+    "only in base",
+    "only in new",
+)
+RESULT_COLUMNS = ["unit", "base", "new", "change", "low", "high", "noise", "status", "excluded"]
 MAX_BOOTSTRAP_SAMPLES = 2000  # rounds kept per side: bounds memory at resamples x 2000 floats
 
 
@@ -42,7 +53,8 @@ def compare_tables(
     seed: int = 0,
 ) -> pd.DataFrame:
     """One row per key: ``base``, ``new``, ``change``, its interval ``low``/``high`` (None where
-    no noise was measured), ``noise`` (how the interval was made) and ``status``."""
+    no noise was measured), ``noise`` (how the interval was made), ``status``, and ``excluded``
+    (why a speed is not judged, per side; "" where it is)."""
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be between 0 and 1, got {confidence}")
     if threshold < 0:
@@ -57,28 +69,33 @@ def compare_tables(
         result = {k: row[k] for k in keys}
         result["unit"] = row["unit_new"] if isinstance(row.get("unit_new"), str) else row.get("unit_base", "")
         result.update(base=row.get("value_base"), new=row.get("value_new"))
-        unjudged = {"change": np.nan, "low": np.nan, "high": np.nan, "noise": ""}
+        unjudged = {"change": np.nan, "low": np.nan, "high": np.nan, "noise": "", "excluded": ""}
         if row["_merge"] != "both":
             status = "only in base" if row["_merge"] == "left_only" else "only in new"
             results.append({**result, **unjudged, "status": status})
             continue
-        if is_speed_metric(str(row["metric"]), result["unit"]) and _interpreted(row):
-            results.append({**result, **unjudged, "status": "interpreted"})
+        excluded = _exclusions(row) if is_speed_metric(str(row["metric"]), result["unit"]) else ""
+        if excluded:
+            results.append({**result, **unjudged, "status": "excluded", "excluded": excluded})
             continue
         rng = np.random.default_rng([seed, zlib.crc32(repr(tuple(result[k] for k in keys)).encode())])
-        results.append({**result, **_judge(row, result["unit"], threshold, confidence, resamples, rng)})
-    frame = pd.DataFrame(results, columns=[*keys, "unit", "base", "new", "change", "low", "high", "noise", "status"])
+        judged = _judge(row, result["unit"], threshold, confidence, resamples, rng)
+        results.append({**result, **judged, "excluded": ""})
+    frame = pd.DataFrame(results, columns=[*keys, *RESULT_COLUMNS])
     order = frame["status"].map({s: i for i, s in enumerate(STATUS_ORDER)})
-    return frame.assign(_order=order).sort_values(["_order", *keys]).drop(columns="_order").reset_index(drop=True)
+    ordered = frame.assign(_order=order).sort_values(["_order", *keys])
+    return ordered.drop(columns="_order").reset_index(drop=True)
 
 
-def _interpreted(row: dict) -> bool:
-    """Whether either side ran under Triton's interpreter (a column other projects' JSON lacks)."""
-    values = (row.get("interpreted_base"), row.get("interpreted_new"))
-    return any(value is not None and pd.notna(value) and bool(value) for value in values)
+def _exclusions(row: dict) -> str:
+    """``"base: interpreted; new: outside tolerance"``: the gate's reason on each side that has one."""
+    reasons = [(side, row.get(f"excluded_{side}")) for side in ("base", "new")]
+    return "; ".join(f"{side}: {reason}" for side, reason in reasons if isinstance(reason, str) and reason)
 
 
-def _judge(row: dict, unit: str, threshold: float, confidence: float, resamples: int, rng: np.random.Generator) -> dict:
+def _judge(
+    row: dict, unit: str, threshold: float, confidence: float, resamples: int, rng: np.random.Generator
+) -> dict:
     base, new = float(row["value_base"]), float(row["value_new"])
     if base != 0:
         change = new / base - 1
@@ -100,7 +117,8 @@ def _judge(row: dict, unit: str, threshold: float, confidence: float, resamples:
     if not (beyond_noise and abs(change) >= threshold):
         status = "unchanged"
     else:
-        direction = metric_direction(str(row["metric"]), unit)
+        better = row.get("better_new") or row.get("better_base")
+        direction = metric_direction(better, str(row["metric"]), unit)
         if direction is None:
             status = "changed"
         else:
@@ -144,10 +162,12 @@ def _has_duplicates(frame: pd.DataFrame, keys: list[str]) -> bool:
 
 
 def _first_per_key(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    for column, missing in (("raw_times", None), ("interpreted", False)):  # absent from other projects' JSON
+    """The columns a comparison reads, with the gate's reason why a row may not claim speed."""
+    frame = frame.assign(excluded=gate.frame_exclusion(frame))
+    for column, missing in (("raw_times", None), ("better", "")):  # a table not read by genzoo may lack them
         if column not in frame.columns:
             frame = frame.assign(**{column: missing})
-    columns = [*keys, "unit", "value", "p20", "p80", "raw_times", "interpreted"]
+    columns = [*keys, "unit", "better", "value", "p20", "p80", "raw_times", "excluded"]
     return frame[columns].drop_duplicates(subset=keys, keep="first")
 
 
@@ -160,19 +180,23 @@ def format_table(result: pd.DataFrame, changes_only: bool = False) -> str:
     shown = result[~result["status"].isin(["unchanged"])] if changes_only else result
     lines = []
     if not shown.empty:
-        table = pd.DataFrame({
-            "status": shown["status"],
-            "subject": shown["subject"],
-            "backend": shown["backend"],
-            "dtype": shown["dtype"],
-            "case": shown["case"],
-            "metric": shown["metric"],
-            "base": [format_value(v, u) for v, u in zip(shown["base"], shown["unit"])],
-            "new": [format_value(v, u) for v, u in zip(shown["new"], shown["unit"])],
-            "change": [_percent(c) for c in shown["change"]],
-            "interval": [_interval(lo, hi) for lo, hi in zip(shown["low"], shown["high"])],
-            "noise": shown["noise"],
-        })
+        table = pd.DataFrame(
+            {
+                "status": shown["status"],
+                "subject": shown["subject"],
+                "backend": shown["backend"],
+                "dtype": shown["dtype"],
+                "case": shown["case"],
+                "metric": shown["metric"],
+                "base": [format_value(v, u) for v, u in zip(shown["base"], shown["unit"])],
+                "new": [format_value(v, u) for v, u in zip(shown["new"], shown["unit"])],
+                "change": [_percent(c) for c in shown["change"]],
+                "interval": [_interval(lo, hi) for lo, hi in zip(shown["low"], shown["high"])],
+                "noise": shown["noise"],
+            }
+        )
+        if (shown["excluded"] != "").any():
+            table["excluded"] = shown["excluded"]
         if "machine" in shown.columns:
             table.insert(1, "machine", shown["machine"])
         lines.append(table.to_string(index=False))

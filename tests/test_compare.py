@@ -7,11 +7,14 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from genzoo import cli
 from genzoo.compare import bootstrap_change_interval, compare_tables, format_table, regressions
 from genzoo.measurement import Measurement
+from genzoo.measurement import to_frame as measurement_frame
+from genzoo.results import typed_table
 from genzoo.results.benchmark_json import to_frame
 from genzoo.results.store import RunDir
 
@@ -28,7 +31,9 @@ def round_times(rng: np.random.Generator, median: float, rounds: int, jitter: fl
     return times.tolist()
 
 
-def benchmark_document(rng, slowdown: dict[str, float], jitter: float, rounds: int = 60, raw: bool = True) -> dict:
+def benchmark_document(
+    rng, slowdown: dict[str, float], jitter: float, rounds: int = 60, raw: bool = True
+) -> dict:
     """A pytest-benchmark JSON document (another project's: no genzoo extra_info)."""
     benchmarks = []
     for name, median in MEDIANS.items():
@@ -92,32 +97,32 @@ def test_bootstrap_interval_covers_the_true_ratio():
     assert low < 0.1 < high and low > 0
 
 
-def test_quality_metrics_follow_their_direction():
-    def rows(fid, recall):
-        return [Measurement("quality", "gan", "triton", "float32", "seed=0", "fid", fid, ""),
-                Measurement("quality", "gan", "triton", "float32", "seed=0", "recall", recall, "")]  # fmt: skip
+def _table(rows) -> pd.DataFrame:
+    return typed_table(measurement_frame(rows, {"hostname": "box", "device": "cuda"}))
 
-    from genzoo.measurement import to_frame as measurement_frame
-    from genzoo.results import typed_table
 
-    base = typed_table(measurement_frame(rows(20.0, 0.5)))
-    new = typed_table(measurement_frame(rows(25.0, 0.6)))
-    result = compare_tables(base, new).set_index("metric")
+def test_quality_metrics_follow_the_direction_their_rows_declare():
+    def rows(fid, recall, kid_std):
+        common = dict(kind="quality", subject="gan", backend="triton", dtype="float32", case="seed=0")
+        return [Measurement(metric="fid", value=fid, unit="", better="lower", **common),
+                Measurement(metric="recall", value=recall, unit="", better="higher", **common),
+                Measurement(metric="kid_std", value=kid_std, unit="", **common)]  # fmt: skip
+
+    result = compare_tables(_table(rows(20.0, 0.5, 0.1)), _table(rows(25.0, 0.6, 0.2))).set_index("metric")
     assert result.loc["fid", "status"] == "regression"  # higher FID is worse
     assert result.loc["recall", "status"] == "improvement"
+    assert result.loc["kid_std", "status"] == "changed"  # a metric with a target: no direction
     assert result.loc["fid", "noise"] == "none measured"
 
 
 def test_a_value_that_was_zero_compares_without_nan(recwarn):
     """missing_classes of a good generator is 0: staying 0 is no change, leaving it is unbounded."""
+
     def rows(missing):
-        return [Measurement("quality", "gan", "eager", "float32", f"seed={seed}", "missing_classes", value, "")
-                for seed, value in enumerate(missing)]  # fmt: skip
+        return [Measurement("quality", "gan", "eager", "float32", f"seed={seed}", "missing_classes", value,
+                            "", better="lower") for seed, value in enumerate(missing)]  # fmt: skip
 
-    from genzoo.measurement import to_frame as measurement_frame
-    from genzoo.results import typed_table
-
-    base, new = (typed_table(measurement_frame(rows(values))) for values in ([0.0, 0.0], [0.0, 2.0]))
+    base, new = (_table(rows(values)) for values in ([0.0, 0.0], [0.0, 2.0]))
     result = compare_tables(base, new).set_index("case")
     assert result.loc["seed=0", "change"] == 0.0 and result.loc["seed=0", "status"] == "unchanged"
     assert result.loc["seed=1", "change"] == np.inf and result.loc["seed=1", "status"] == "regression"
@@ -127,32 +132,55 @@ def test_a_value_that_was_zero_compares_without_nan(recwarn):
 def test_interpreted_timings_are_listed_but_never_judged():
     """Triton's CPU interpreter runs at numpy speed: its timings are no speed figure, so a kernel
     that got 60% slower there is neither a regression nor an improvement."""
+
     def rows(latency, interpreted):
         return [Measurement("op", "group_norm_silu", "triton", "float32", "n=2^10", "latency", latency, "s",
-                            p20=latency * 0.99, p80=latency * 1.01, interpreted=interpreted),
+                            better="lower", p20=latency * 0.99, p80=latency * 1.01, interpreted=interpreted),
                 Measurement("quality", "vae", "triton", "float32", "interpreted-swap", "output_rel_l2_diff",
-                            latency * 1e-5, "", interpreted=interpreted)]  # fmt: skip
-
-    from genzoo.measurement import to_frame as measurement_frame
-    from genzoo.results import typed_table
+                            latency * 1e-5, "", better="lower", interpreted=interpreted)]  # fmt: skip
 
     for base_interpreted, new_interpreted in ((True, True), (False, True)):
-        base = typed_table(measurement_frame(rows(0.02, base_interpreted)))
-        new = typed_table(measurement_frame(rows(0.033, new_interpreted)))
-        result = compare_tables(base, new).set_index("metric")
-        assert result.loc["latency", "status"] == "interpreted"
+        result = compare_tables(_table(rows(0.02, base_interpreted)), _table(rows(0.033, new_interpreted)))
+        result = result.set_index("metric")
+        assert result.loc["latency", "status"] == "excluded"
+        assert result.loc["latency", "excluded"].endswith("new: interpreted")
+        assert ("base: interpreted" in result.loc["latency", "excluded"]) == base_interpreted
         # an output difference is a correctness figure, interpreted or not: judged as ever
         assert result.loc["output_rel_l2_diff", "status"] == "regression"
-    result = compare_tables(typed_table(measurement_frame(rows(0.02, False))),
-                            typed_table(measurement_frame(rows(0.033, False)))).set_index("metric")  # fmt: skip
+    result = compare_tables(_table(rows(0.02, False)), _table(rows(0.033, False))).set_index("metric")
     assert result.loc["latency", "status"] == "regression"
+
+
+@pytest.mark.parametrize(
+    "columns, reason",
+    [
+        (dict(within_tolerance=False, error=0.3, error_limit=0.01), "outside tolerance"),
+        (dict(quality_change=0.4, quality_window=0.1, within_quality_window=False), "outside quality window"),
+        (dict(measured_on="cpu"), "not measured on cuda"),
+    ],
+    ids=["tolerance", "quality-window", "other-device"],
+)
+def test_a_speed_the_gate_excludes_on_one_side_is_listed_not_judged(columns, reason):
+    """A sweep point that got 3x faster by computing something else (or elsewhere) is no improvement."""
+
+    def rows(images_per_s, **extra):
+        extra = {"measured_on": "cuda", **extra}
+        return [Measurement("sweep", "diffusion", "triton", "bfloat16", "steps=10", "images_per_s",
+                            images_per_s, "images/s", better="higher", **extra)]  # fmt: skip
+
+    result = compare_tables(_table(rows(10.0)), _table(rows(30.0, **columns)))
+    assert result["status"].tolist() == ["excluded"] and result["excluded"].tolist() == [f"new: {reason}"]
+    assert "new: " + reason in format_table(result)
+    assert compare_tables(_table(rows(10.0)), _table(rows(30.0)))["status"].tolist() == ["improvement"]
 
 
 def test_rows_present_on_one_side_only_are_listed():
     rng = np.random.default_rng(1)
     base = benchmark_document(rng, {}, 0.03)
     new = benchmark_document(rng, {}, 0.03)
-    new["benchmarks"] = new["benchmarks"][1:] + [dict(new["benchmarks"][0], name="test_new", fullname="b.py::test_new")]
+    new["benchmarks"] = new["benchmarks"][1:] + [
+        dict(new["benchmarks"][0], name="test_new", fullname="b.py::test_new")
+    ]
     base_only = compare_documents(base, new).set_index("subject")
     assert base_only.loc["test_op0", "status"] == "only in base"
     assert base_only.loc["test_new", "status"] == "only in new"

@@ -31,10 +31,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = textwrap.fill(DESCRIPTION, 100)
     parser.epilog = EPILOG
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("runs", nargs="+", type=Path, metavar="RUN", help="results directory or pytest-benchmark JSON file")
+    parser.add_argument(
+        "runs", nargs="+", type=Path, metavar="RUN", help="results directory or pytest-benchmark JSON file"
+    )
     parser.add_argument(
         "--out", type=Path, metavar="DIR",
-        help="where to write the report (default: RUN/report for one results directory, ./genzoo-report otherwise)",
+        help="where to write the report "
+        "(default: RUN/report for one results directory, ./genzoo-report otherwise)",
     )  # fmt: skip
 
 

@@ -233,7 +233,7 @@ FAMILY = protocol.Family(
     sample=sample,
     evaluate=evaluate,
     write_preview=write_preview,
-    headline=protocol.Headline("bits_per_byte", "lower", window=0.005),  # held-out windows: deterministic
+    headline=protocol.Headline("bits_per_byte", "lower", window=0.005, evaluation_key="val_bits_per_byte"),  # held-out windows: deterministic
     sweep_plan=sweep_plan,
     benchmark_cases={
         "cpu": (dict(n=4, new_tokens=16, use_cache=True), dict(n=4, new_tokens=16, use_cache=False)),

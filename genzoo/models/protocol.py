@@ -62,6 +62,7 @@ class Headline:
     metric: str  # "fid", "bits_per_byte", ...
     better: str  # "lower" or "higher"
     window: float
+    evaluation_key: str = ""  # the entry of ``evaluate`` that holds it, for families not scored on samples
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,7 +102,7 @@ class Family:
     - ``unit``: what generation throughput counts, "images" or "tokens".
     - ``ops``: the registry ops the family's models call: the backends that can change them.
     - ``headline``: its quality metric. Image families are scored on their samples
-      (``genzoo.quality.evaluate_images``); others by ``evaluate``'s entry of that name.
+      (``genzoo.quality.evaluate_images``); others by ``evaluate``'s ``headline.evaluation_key``.
     - ``sweep_plan(preset)``: the ``SweepPlan`` of its sweep at that preset.
     - ``benchmark_cases``: ``{"cpu": (knobs, ...), "cuda": (...)}``, the generation calls the
       model benchmark (``bench/test_models.py``) times on untrained models.

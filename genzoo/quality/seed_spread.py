@@ -64,11 +64,11 @@ def spread(values: Sequence[float], name: str = "values") -> Spread:
 
 def oscillation(curve: Sequence[float]) -> float:
     """Total variation over range, minus 1, of one loss curve (>= 2 points)."""
-    l = _values("curve", curve, min_count=2)
-    span = (l.max() - l.min()).item()
+    losses = _values("curve", curve, min_count=2)
+    span = (losses.max() - losses.min()).item()
     if span == 0:
         return 0.0
-    return (l.diff().abs().sum().item() / span) - 1.0
+    return (losses.diff().abs().sum().item() / span) - 1.0
 
 
 def loss_curve_spread(curves: Sequence[Sequence[float]]) -> LossCurveSpread:

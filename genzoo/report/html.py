@@ -8,7 +8,8 @@ import html
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from genzoo.report import Report, Table
+    from genzoo.report.build import Report
+    from genzoo.report.tables import Table
 
 CSS = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
@@ -56,11 +57,12 @@ def render(report: Report) -> str:
         parts.append("</section>")
     parts.append("<h2>Samples</h2>")
     if not report.samples:
-        parts.append("<p>No samples (samples/&lt;family&gt;.png or samples/llm.txt in a results directory).</p>")
+        parts.append("<p>No samples (samples/&lt;family&gt;.png or .txt in a results directory).</p>")
     for sample in report.samples:
         parts.append(f'<div class="sample"><h3>{_e(sample.title)}</h3>')
         if sample.is_image:
-            parts.append(f'<img alt="sample: {_e(sample.title)}" src="{_data_uri(sample.path.read_bytes())}">')
+            source = _data_uri(sample.path.read_bytes())
+            parts.append(f'<img alt="sample: {_e(sample.title)}" src="{source}">')
         else:
             parts.append(f'<pre class="sample">{_e(sample.path.read_text(errors="replace"))}</pre>')
         parts.append("</div>")
@@ -73,7 +75,8 @@ def _table(table: Table, level: int = 3) -> str:
     rows = []
     for row in table.frame.itertuples(index=False):
         cells = "".join(
-            f'<td class="excluded">{_e(v)}</td>' if str(v).startswith("excluded") else f"<td>{_e(v)}</td>" for v in row
+            f'<td class="excluded">{_e(v)}</td>' if str(v).startswith("excluded") else f"<td>{_e(v)}</td>"
+            for v in row
         )
         rows.append(f"<tr>{cells}</tr>")
     body = "".join(rows) or f'<tr><td colspan="{max(len(table.frame.columns), 1)}">(no rows)</td></tr>'

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 if TYPE_CHECKING:
-    from genzoo.report import Report, Table
+    from genzoo.report.build import Report
+    from genzoo.report.tables import Table
 
 
 def render(report: Report, figure_paths: dict[str, Path], sample_paths: dict[Path, Path]) -> str:
@@ -16,7 +17,8 @@ def render(report: Report, figure_paths: dict[str, Path], sample_paths: dict[Pat
     sample file in its run -> its copy, relative to the Markdown file."""
     lines = ["# genzoo report", "", "Sources: " + ", ".join(f"`{s}`" for s in report.sources), ""]
     lines += ["## Findings", ""]
-    lines += [f"- {finding}" for finding in report.findings] or ["No findings: the runs hold no comparable rows."]
+    findings = [f"- {finding}" for finding in report.findings]
+    lines += findings or ["No findings: the runs hold no comparable rows."]
     lines += ["", "## Ops", ""]
     if not report.op_tables:
         lines += ["No op rows (kind=op) in these runs.", ""]
@@ -35,7 +37,7 @@ def render(report: Report, figure_paths: dict[str, Path], sample_paths: dict[Pat
             lines += [f"_{_escape(figure.note)}_", ""]
     lines += ["## Samples", ""]
     if not report.samples:
-        lines += ["No samples (samples/<family>.png or samples/llm.txt in a results directory).", ""]
+        lines += ["No samples (samples/<family>.png or .txt in a results directory).", ""]
     for sample in report.samples:
         lines += [f"### {sample.title}", ""]
         if sample.is_image:

@@ -4,29 +4,36 @@ genzoo's benchmarks put the fields of one ``Measurement`` in each benchmark's ``
 (``kind``, ``subject``, ``backend``, ``dtype``, ``case``, ``throughput``, ``speedup_vs_eager``,
 ``within_tolerance`` ...), and the session's fingerprint and ceilings under the file's top-level
 ``genzoo`` key (``extra_info["fingerprint"]``, where present, overrides it per benchmark); the
-ceilings become ``kind="ceiling"`` rows. Any other
-project's file reads too: a benchmark without ``extra_info["kind"]`` becomes an ``op`` row whose
-subject is its group (or its test name) and whose case is the rest of its name, metric
-``latency`` in seconds.
+ceilings become ``kind="ceiling"`` rows. Any other project's file reads too: a benchmark
+without ``extra_info["kind"]`` becomes an ``op`` row whose subject is its group (or its test
+name) and whose case is the rest of its name, metric ``latency`` in seconds (lower is better).
 
 A latency row's value is pytest-benchmark's median. ``p20``/``p80`` come from the raw per-round
 times when the run saved them (``--benchmark-save-data``); otherwise from ``extra_info``, else the
 quartiles ``q1``/``q3`` stand in (a slightly narrower spread). A genzoo row of another metric
-(``extra_info["metric"]`` not ``latency``, with its ``value``) is taken from ``extra_info`` as is. With ``raw_times=True`` the frame keeps those raw times in a
-``raw_times`` column (a numpy array, or None), which ``genzoo compare`` bootstraps.
+(``extra_info["metric"]`` not ``latency``, with its ``value``) is taken from ``extra_info`` as
+is; rows written before schema version 2 are migrated (``genzoo.results.schema``). With
+``raw_times=True`` the frame keeps those raw times in a ``raw_times`` column (a numpy array, or
+None), which ``genzoo compare`` bootstraps.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from genzoo.measurement import Measurement
-from genzoo.results import MEASUREMENT_COLUMNS, ResultsError, typed_table
+from genzoo import measurement
 from genzoo.harness.timing import Timing
+from genzoo.measurement import Measurement
+from genzoo.results import schema
+from genzoo.results.errors import ResultsError
+from genzoo.results.table import typed_table
+
+FIELDS = tuple(field.name for field in dataclasses.fields(Measurement))
 
 
 def read(path: Path) -> dict:
@@ -55,7 +62,7 @@ def to_frame(document: dict, source: Path | str = "<json>", raw_times: bool = Fa
     benchmarks = document["benchmarks"]
     foreign_names = _foreign_names(benchmarks)
     machine_fingerprint = _machine_fingerprint(document)
-    records = []
+    rows, sides = [], []
     for index, benchmark in enumerate(benchmarks):
         where = f"{source}: benchmark {benchmark.get('fullname') or benchmark.get('name') or index}"
         try:
@@ -63,20 +70,34 @@ def to_frame(document: dict, source: Path | str = "<json>", raw_times: bool = Fa
         except (KeyError, TypeError, ValueError) as error:
             raise ResultsError(f"{where}: {type(error).__name__}: {error}") from None
         fingerprint = benchmark.get("extra_info", {}).get("fingerprint") or machine_fingerprint
-        record = {name: getattr(row, name) for name in MEASUREMENT_COLUMNS}
-        record.update({k: v for k, v in fingerprint.items() if k not in record})
-        record["benchmark"] = benchmark.get("fullname") or benchmark.get("name", "")
-        if raw_times:
-            record["raw_times"] = data
-        records.append(record)
+        name = benchmark.get("fullname") or benchmark.get("name", "")
+        rows.append(row)
+        sides.append({**fingerprint, "benchmark": name, **({"raw_times": data} if raw_times else {})})
     for row in _session_ceilings(document, source):
-        record = {name: getattr(row, name) for name in MEASUREMENT_COLUMNS}
-        records.append({**machine_fingerprint, **record, "benchmark": "ceilings", **({"raw_times": None} if raw_times else {})})
-    frame = pd.DataFrame.from_records(records) if records else pd.DataFrame(columns=list(MEASUREMENT_COLUMNS))
+        rows.append(row)
+        no_times = {"raw_times": None} if raw_times else {}
+        sides.append({**machine_fingerprint, "benchmark": "ceilings", **no_times})
+    frame = measurement.to_frame(rows)
+    side_columns = pd.DataFrame(sides, index=frame.index) if sides else pd.DataFrame(index=frame.index)
+    frame = frame.join(side_columns[[c for c in side_columns.columns if c not in frame.columns]])
     try:
-        return typed_table(frame)
+        return typed_table(schema.upgrade(frame, _schema_version(document, benchmarks, source)))
     except (TypeError, ValueError) as error:
         raise ResultsError(f"{source}: extra_info does not read as measurements ({error})") from None
+
+
+def _schema_version(document: dict, benchmarks: list[dict], source: Path | str) -> int:
+    """genzoo's suites write theirs under ``document["genzoo"]``; files from before version 2 did
+    not, and their rows had no ``better`` (other projects' rows are made here, in the current
+    schema)."""
+    stated = (document.get("genzoo") or {}).get("schema_version")
+    if stated is not None:
+        return schema.checked_version(Path(str(source)), stated)
+    for benchmark in benchmarks:
+        extra = benchmark.get("extra_info") or {}
+        if extra.get("kind") and "better" not in extra:
+            return 1
+    return schema.VERSION
 
 
 def _row(benchmark: dict, foreign: tuple[str, str] | None) -> tuple[Measurement, np.ndarray | None]:
@@ -84,7 +105,7 @@ def _row(benchmark: dict, foreign: tuple[str, str] | None) -> tuple[Measurement,
     extra = dict(benchmark.get("extra_info") or {})
     if foreign is None and extra.get("metric", "latency") != "latency" and "value" in extra:
         # a row that reports another quantity (a ceiling in GB/s, images/s) from the timed call
-        return Measurement(**{k: v for k, v in extra.items() if k in MEASUREMENT_COLUMNS}), None
+        return _measurement({k: v for k, v in extra.items() if k in FIELDS}), None
     data = stats.get("data")
     data = np.asarray(data, dtype=float) if data else None
     if data is not None:
@@ -92,17 +113,24 @@ def _row(benchmark: dict, foreign: tuple[str, str] | None) -> tuple[Measurement,
         p20, p80 = timing.p20_s, timing.p80_s
     else:
         p20, p80 = extra.get("p20", stats.get("q1")), extra.get("p80", stats.get("q3"))
-    fields = {"metric": "latency", "unit": "s"}
+    fields = {"metric": "latency", "unit": "s", "better": "lower"}
     if foreign is None:  # genzoo's own: extra_info holds the measurement fields
-        fields.update({k: v for k, v in extra.items() if k in MEASUREMENT_COLUMNS})
+        fields.update({k: v for k, v in extra.items() if k in FIELDS})
         fields.setdefault("backend", "-")
         fields.setdefault("dtype", "-")
         fields.setdefault("case", "-")
         fields.setdefault("subject", benchmark.get("group") or _base_name(benchmark))
     else:
         fields.update(kind="op", subject=foreign[0], backend="-", dtype="-", case=foreign[1])
-    fields.update(value=float(stats["median"]), p20=p20, p80=p80, rounds=stats.get("rounds", fields.get("rounds")))
-    return Measurement(**fields), data
+    rounds = stats.get("rounds", fields.get("rounds"))
+    fields.update(value=float(stats["median"]), p20=p20, p80=p80, rounds=rounds)
+    return _measurement(fields), data
+
+
+def _measurement(fields: dict) -> Measurement:
+    """A row from ``extra_info``'s fields: JSON turned the knob pairs into lists."""
+    knobs = tuple((str(name), value) for name, value in fields.pop("knobs", None) or ())
+    return Measurement(**fields, knobs=knobs)
 
 
 def _base_name(benchmark: dict) -> str:

@@ -2,18 +2,22 @@
 
 Layout of ``results/<run-id>/`` (the root is ``$GENZOO_RESULTS_DIR`` or ``./results``)::
 
-    manifest.json          format tag, run id, creation time: what makes this a genzoo run
+    manifest.json          format tag, schema version, run id, creation time: what makes this a genzoo run
     fingerprint.json       the environment (genzoo.fingerprint.collect(...).as_flat_dict())
     benchmarks/<stage>.json  raw pytest-benchmark JSON, as pytest wrote it
-    rows/<stage>.json      measurement rows of a stage (sweeps, quality, models, ceilings)
+    rows/<stage>.json      rows of a stage (sweeps, quality, training), with their schema version
     stages/<stage>.done    one marker per finished stage: ``genzoo run --resume`` skips these
-    samples/               sample grids (<family>.png) and text (llm.txt) for the report
+    samples/               sample grids (<family>.png) and texts (<family>.txt) for the report
     measurements.csv       the tidy table of all of the above, rewritten after every write
 
 Every file is written atomically (``genzoo.storage``), and each stage owns its own files, so
 stages, or workers on several devices, never rewrite one another's. ``load_table`` reads the
 stage files, not ``measurements.csv`` (an export for people and pandas). Unknown files inside
 ``benchmarks/`` and ``rows/``, and corrupt ones anywhere, raise ``ResultsError`` naming them.
+
+Each file states its schema version (``genzoo.results.schema``): older rows are migrated as they
+are read, so a results directory of an older genzoo still reports and compares; a newer one is
+refused, naming the file, rather than misread.
 """
 
 from __future__ import annotations
@@ -30,11 +34,13 @@ import pandas as pd
 
 from genzoo import storage
 from genzoo.measurement import Measurement, to_frame
-from genzoo.results import PROVENANCE_COLUMNS, ResultsError, benchmark_json, typed_table
+from genzoo.results import benchmark_json, schema
+from genzoo.results.errors import ResultsError
+from genzoo.results.table import PROVENANCE_COLUMNS, typed_table
 
 FORMAT = "genzoo-results"
 ROWS_FORMAT = "genzoo-rows"
-VERSION = 1
+VERSION = schema.VERSION
 _STAGE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=-]*$")
 
 
@@ -65,7 +71,9 @@ class RunDir:
         run of that name is an error: open it instead (``genzoo run --resume``)."""
         path = Path(root if root is not None else default_root()) / (run_id or new_run_id())
         if (path / "manifest.json").exists():
-            raise ResultsError(f"{path}: a results directory already exists here; resume it or pick another run id")
+            raise ResultsError(
+                f"{path}: a results directory already exists here; resume it or pick another run id"
+            )
         if path.exists() and any(p for p in path.iterdir() if not p.name.startswith(".")):
             raise ResultsError(f"{path}: exists and is not empty; refusing to mix a new run into it")
         created = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
@@ -82,15 +90,18 @@ class RunDir:
         if not path.exists():
             raise ResultsError(f"{path}: no such results directory")
         if not path.is_dir():
-            raise ResultsError(f"{path}: not a directory (a results directory or a pytest-benchmark JSON file was expected)")
+            raise ResultsError(
+                f"{path}: not a directory (a results directory or a pytest-benchmark JSON file was expected)"
+            )
         manifest_path = path / "manifest.json"
         if not manifest_path.exists():
-            raise ResultsError(f"{path}: not a genzoo results directory (no manifest.json); `genzoo run` makes them")
+            raise ResultsError(
+                f"{path}: not a genzoo results directory (no manifest.json); `genzoo run` makes them"
+            )
         manifest = _read_json(manifest_path)
         if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
             raise ResultsError(f"{manifest_path}: not a genzoo results manifest (format is not {FORMAT!r})")
-        if manifest.get("version", 0) > VERSION:
-            raise ResultsError(f"{manifest_path}: written by a newer genzoo (version {manifest['version']})")
+        schema.checked_version(manifest_path, manifest.get("version"))
         run = cls(path, manifest)
         run.fingerprint()  # a corrupt fingerprint is named now, not halfway through a resumed run
         return run
@@ -151,7 +162,7 @@ class RunDir:
         return path
 
     def write_sample(self, name: str, data: bytes | str) -> Path:
-        """A sample for the report: ``<family>.png`` or ``llm.txt``."""
+        """A sample for the report: ``<family>.png`` (a grid) or ``<family>.txt`` (generated text)."""
         payload = data.encode() if isinstance(data, str) else data
         return storage.atomic_write_bytes(self.samples_dir / name, payload)
 
@@ -195,7 +206,10 @@ class RunDir:
             if path.name.startswith("."):  # an interrupted atomic write's leftover
                 continue
             if path.suffix != ".json" or not path.is_file():
-                raise ResultsError(f"{path}: foreign file in a genzoo results directory (only <stage>.json belongs in {folder}/)")
+                raise ResultsError(
+                    f"{path}: foreign file in a genzoo results directory "
+                    f"(only <stage>.json belongs in {folder}/)"
+                )
             files.append(path)
         return files
 
@@ -214,7 +228,8 @@ def merge_results(paths: Sequence[Path], raw_times: bool = False) -> pd.DataFram
     """One table from several results directories and pytest-benchmark JSON files (the runs of
     several machines, or the shards of one): each row keeps its machine's fingerprint columns and
     ``machine``, and its ``run`` (``run_labels``)."""
-    frames = [open_results(path, raw_times=raw_times).assign(run=label) for path, label in zip(paths, run_labels(paths))]
+    labels = run_labels(paths)
+    frames = [open_results(path, raw_times=raw_times).assign(run=label) for path, label in zip(paths, labels)]
     frames = [frame for frame in frames if not frame.empty] or frames[:1]
     return typed_table(pd.concat(frames, ignore_index=True)) if frames else typed_table(pd.DataFrame())
 
@@ -247,10 +262,13 @@ def _read_json(path: Path) -> object:
 
 def _read_rows(path: Path) -> pd.DataFrame:
     document = _read_json(path)
-    if not isinstance(document, dict) or document.get("format") != ROWS_FORMAT or not isinstance(document.get("rows"), list):
+    rows_file = isinstance(document, dict) and document.get("format") == ROWS_FORMAT
+    if not rows_file or not isinstance(document.get("rows"), list):
         raise ResultsError(f"{path}: not a genzoo rows file (format is not {ROWS_FORMAT!r})")
-    frame = pd.DataFrame.from_records(document["rows"])
-    missing = [c for c in ("kind", "subject", "metric", "value") if not frame.empty and c not in frame.columns]
+    version = schema.checked_version(path, document.get("version"))
+    frame = schema.upgrade(pd.DataFrame.from_records(document["rows"]), version)
+    required = ("kind", "subject", "metric", "value")
+    missing = [c for c in required if not frame.empty and c not in frame.columns]
     if missing:
         raise ResultsError(f"{path}: rows lack the columns {missing}")
     try:
@@ -263,8 +281,12 @@ def _records(frame: pd.DataFrame) -> list[dict]:
     """JSON-ready rows: numpy scalars as Python ones, NaN and NA as null."""
     records = []
     for record in frame.astype(object).to_dict("records"):
-        records.append({k: (None if _is_missing(v) else v.item() if hasattr(v, "item") else v) for k, v in record.items()})
+        records.append({k: _plain(v) for k, v in record.items()})
     return records
+
+
+def _plain(value: object) -> object:
+    return None if _is_missing(value) else value.item() if hasattr(value, "item") else value
 
 
 def _is_missing(value: object) -> bool:

@@ -119,7 +119,7 @@ class SweepSubject(ModelSubject):
                     for row in report.rows]  # fmt: skip
             value = report.metrics[headline.metric]
         else:
-            value = self.family.evaluate(self.net, self.data)[headline.metric]
+            value = self.family.evaluate(self.net, self.data)[headline.evaluation_key]
             rows = [Measurement(kind="quality", metric=headline.metric, value=value, unit="", better=headline.better,
                                 knobs=point.knobs, **key)]  # fmt: skip
         if point.backend == "eager" and point.dtype == "float32":

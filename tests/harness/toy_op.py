@@ -31,7 +31,10 @@ TOY_OP = registry.register(
         make_call=make_call,
         metric="GB/s",
         test_cases=[registry.Case("7x13", dict(shape=(7, 13)))],
-        bench_cases={"cpu": [registry.Case("n=4099", dict(shape=(4099,)), quick=True)], "cuda": []},
+        bench_cases={
+            "cpu": [registry.Case("n=4099", dict(shape=(4099,)), quick=True)],
+            "cuda": [registry.Case("n=2^24", dict(shape=(2**24,)), quick=True)],
+        },
         dtypes=(torch.float32,),
         accepts_out=False,
     )

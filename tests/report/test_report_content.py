@@ -1,6 +1,6 @@
 """The report from a synthetic run holding every kind of row: every plot is drawn, every table is
-there, rows that may not claim speed show "excluded" and never a speedup, and absent data makes a
-one-line note instead of an error."""
+there, rows that may not claim speed (by the harness's one gate) show "excluded" and never a
+speedup, and absent data makes a one-line note instead of an error."""
 
 from __future__ import annotations
 
@@ -8,16 +8,26 @@ import json
 
 import pandas as pd
 import pytest
-from synthetic_runs import BOGUS_SPEEDUP, FINGERPRINT, OPS, make_run
+from synthetic_runs import (
+    BOGUS_SPEEDUP,
+    FINGERPRINT,
+    OPS,
+    OTHER_DEVICE,
+    OUTSIDE_WINDOW,
+    QUALITY_CHANGE,
+    make_run,
+)
 
 from genzoo import cli
-from genzoo.measurement import Measurement
-from genzoo.report import build_report, write_report
+from genzoo.measurement import Measurement, to_frame
+from genzoo.models import protocol
+from genzoo.report import build_report, op_tables, write_report
 from genzoo.report.plots import all_figures
+from genzoo.results import typed_table
 from genzoo.results.store import RunDir
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-FIGURES = ["speedup", "roofline", "pareto", "ddim_steps", "throughput_vs_fid", "gan_seeds"]
+FIGURES = ["speedup", "roofline", "pareto", "quality_vs_steps", "throughput_vs_quality", "seed_spread"]
 
 
 def test_every_plot_is_drawn_from_a_full_run(synthetic_report):
@@ -29,7 +39,16 @@ def test_every_plot_is_drawn_from_a_full_run(synthetic_report):
 def test_one_table_per_op_with_every_column(synthetic_report):
     assert [t.title for t in synthetic_report.op_tables] == sorted(OPS)
     columns = list(synthetic_report.op_tables[0].frame.columns)
-    assert columns == ["backend", "dtype", "case", "time (p20-p80)", "throughput", "of ceiling", "speedup vs eager", "error (limit)"]
+    assert columns == [
+        "backend",
+        "dtype",
+        "case",
+        "time (p20-p80)",
+        "throughput",
+        "of ceiling",
+        "speedup vs eager",
+        "error (limit)",
+    ]
     titles = [t.title for t in synthetic_report.other_tables]
     assert titles == [
         "Measured ceilings", "Cross-family: each family's best-quality point (eager, float32)",
@@ -37,35 +56,60 @@ def test_one_table_per_op_with_every_column(synthetic_report):
     ]  # fmt: skip
 
 
-def test_out_of_tolerance_and_interpreted_rows_claim_no_speed(synthetic_report):
-    tables = {t.title: t.frame for t in synthetic_report.op_tables}
-    everything = pd.concat([t.frame for t in synthetic_report.op_tables + synthetic_report.other_tables])
+def test_rows_the_gate_excludes_claim_no_speed(synthetic_report):
+    tables = {t.title: t.frame for t in synthetic_report.op_tables + synthetic_report.other_tables}
+    everything = pd.concat(list(tables.values()))
     assert not everything.astype(str).apply(lambda c: c.str.contains(f"{BOGUS_SPEEDUP:.2f}")).any().any()
     norm = tables["group_norm_silu"].set_index(["backend", "dtype", "case"])
     outside = norm.loc[("triton", "bfloat16", "n=2^20")]
     assert outside["speedup vs eager"] == "excluded (outside tolerance)"
-    assert outside["throughput"] == "-" and outside["of ceiling"] == "-" and outside["error (limit)"].endswith("FAIL")
+    assert outside["throughput"] == "-" and outside["of ceiling"] == "-"
+    assert outside["error (limit)"].endswith("FAIL")
     attention = tables["attention"].set_index(["backend", "dtype", "case"])
     assert attention.loc[("triton", "float32", "n=2^10"), "speedup vs eager"] == "excluded (interpreted)"
-    vae = next(t.frame for t in synthetic_report.other_tables if t.title == "Family: vae").set_index(["backend", "dtype"])
-    assert vae.loc[("triton", "bfloat16"), "images_per_s"] == "excluded (interpreted)"
+    diffusion = tables["Family: diffusion"].set_index(["backend", "dtype", "case"])
+    assert diffusion.loc[OUTSIDE_WINDOW, "images_per_s"] == "excluded (outside quality window)"
+    vae = tables["Family: vae"].set_index(["backend", "dtype", "case"])
+    assert vae.loc[("triton", "bfloat16", "latent=16"), "images_per_s"] == "excluded (interpreted)"
+    assert vae.loc[OTHER_DEVICE, "images_per_s"] == "excluded (not measured on cuda)"
     notes = {f.name: f.note for f in synthetic_report.figures}
     assert "group_norm_silu triton bfloat16 [n=2^20] (outside tolerance)" in notes["speedup"]
     assert "attention triton float32 [n=2^10] (interpreted)" in notes["roofline"]
-    assert "vae triton bfloat16 [latent=16] (interpreted)" in notes["pareto"]
+    for name in ("pareto", "throughput_vs_quality"):
+        assert "vae triton bfloat16 [latent=16] (interpreted)" in notes[name]
+        assert "diffusion triton bfloat16 [ddim steps=10 w=1] (outside quality window)" in notes[name]
+        assert "vae compile float32 [latent=16] (not measured on cuda)" in notes[name]
+
+
+def _finding(report, *words: str) -> str:
+    """The one finding that holds all of ``words``."""
+    matches = [f for f in report.findings if all(word in f for word in words)]
+    assert len(matches) == 1, (words, report.findings)
+    return matches[0]
 
 
 def test_findings_say_who_wins_and_what_a_swap_costs(synthetic_report):
-    text = "\n".join(synthetic_report.findings)
-    assert "ddim_step (float32): triton is fastest in 2 of 2 cases" in text
-    assert "No speed claim for 1 variant(s) outside their tolerance" in text
-    assert "group_norm_silu triton bfloat16 [n=2^20] (outside tolerance: error 0.03 > limit 0.01)" in text
+    assert "triton" in _finding(synthetic_report, "ddim_step (float32)", "fastest").split("fastest")[0]
+    tolerance = _finding(synthetic_report, "group_norm_silu triton bfloat16 [n=2^20]")
+    assert "outside tolerance" in tolerance and "0.03" in tolerance and "0.01" in tolerance
+    window = _finding(synthetic_report, "diffusion triton bfloat16 [ddim steps=10 w=1]")
+    assert "outside quality window" in window and f"{QUALITY_CHANGE:+.1%}" in window
+    assert "not measured on cuda" in _finding(synthetic_report, "vae compile float32 [latent=16]")
     # interpreted runs say only that there was no GPU: counted per op and backend, not listed
-    assert "No speed claim for 2 variant(s) run under Triton's CPU interpreter" in text
-    assert "attention triton x1, vae triton x1." in text
-    assert "diffusion, eager -> triton (bfloat16), mean over 6 case(s): fid +0.3, +1.2" in text
-    assert "Closest to its ceiling (GB/s)" in text
-    assert "llm: speed/quality front is triton bfloat16" in text
+    interpreted = _finding(synthetic_report, "interpreter")
+    assert "attention triton x1" in interpreted and "vae triton x1" in interpreted
+    assert "(worse)" in _finding(synthetic_report, "diffusion, eager -> triton (bfloat16)", "fid")
+    assert _finding(synthetic_report, "llm", "front")
+    assert _finding(synthetic_report, "Closest to its ceiling (GB/s)")
+
+
+def test_every_claim_of_the_families_is_answered(synthetic_report):
+    """Planted: diffusion best and slowest (holds); the VAE outruns the GAN (fastest fails); the
+    VAE is the least sharp and its latent paths straight (holds)."""
+    expected = {"diffusion": "holds", "gan": "does not hold", "vae": "holds"}
+    for family, verdict in expected.items():
+        (claim,) = protocol.get(family).claims
+        assert f"Claim '{claim.text}' {verdict}:" in _finding(synthetic_report, claim.text)
 
 
 def test_markdown_and_html_hold_everything(synthetic_files):
@@ -85,12 +129,11 @@ def test_absent_data_skips_plots_with_a_note(tmp_path):
     run = ops_only_run(tmp_path)
     report = build_report([run.path])
     notes = {f.name: f.note for f in report.figures if f.png is None}
-    assert set(notes) == set(FIGURES)
-    assert notes["roofline"] == "Not drawn: no op rows with a throughput (GB/s or TFLOP/s)."
-    assert notes["ddim_steps"] == "Not drawn: no diffusion quality rows with steps=N in their case."
-    assert notes["gan_seeds"] == "Not drawn: no gan quality rows with seed=N in their case."
+    assert set(notes) == set(FIGURES) and all(note.startswith("Not drawn: ") for note in notes.values())
+    assert "throughput" in notes["roofline"]
+    assert "knob_steps" in notes["quality_vs_steps"] and "knob_train_seed" in notes["seed_spread"]
     files = write_report([run.path], tmp_path / "out")
-    assert "Not drawn: no gan quality rows" in files.html.read_text() and files.figures == []
+    assert notes["seed_spread"] in files.html.read_text() and files.figures == []
 
 
 def test_an_empty_run_still_reports(tmp_path):
@@ -101,22 +144,34 @@ def test_an_empty_run_still_reports(tmp_path):
 
 
 def test_every_figure_survives_rows_excluded_everywhere():
-    rows = [Measurement("op", "x", b, "float32", "n=1", "latency", 1e-3, "s", throughput=1.0, throughput_unit="GB/s",
-                        speedup_vs_eager=2.0, interpreted=b != "eager") for b in ("eager", "triton")]  # fmt: skip
-    rows.append(Measurement("ceiling", "copy", "-", "float32", "-", "copy_bandwidth", 10.0, "GB/s"))
-    from genzoo.measurement import to_frame
-    from genzoo.results import typed_table
-
-    figures = {f.name: f for f in all_figures(typed_table(to_frame(rows, {"hostname": "h", "device_name": "d"})))}
-    assert figures["speedup"].png is None and "x triton float32 [n=1] (interpreted)" in figures["speedup"].note
+    rows = [Measurement("op", "x", b, "float32", "n=1", "latency", 1e-3, "s", better="lower", throughput=1.0,
+                        throughput_unit="GB/s", speedup_vs_eager=2.0, interpreted=b != "eager")
+            for b in ("eager", "triton")]  # fmt: skip
+    rows.append(
+        Measurement("ceiling", "copy", "-", "float32", "-", "copy_bandwidth", 10.0, "GB/s", better="higher")
+    )
+    table = typed_table(to_frame(rows, {"hostname": "h", "device_name": "d"}))
+    figures = {f.name: f for f in all_figures(table)}
+    assert (
+        figures["speedup"].png is None and "x triton float32 [n=1] (interpreted)" in figures["speedup"].note
+    )
 
 
 def test_two_machines_merge_into_one_report(tmp_path):
     first = make_run(tmp_path / "a", "run-a", samples=False)
-    second = make_run(tmp_path / "b", "run-b", {**FINGERPRINT, "hostname": "box-b", "device_name": "Synthetic GPU B"}, seed=1)
+    second = make_run(
+        tmp_path / "b",
+        "run-b",
+        {**FINGERPRINT, "hostname": "box-b", "device_name": "Synthetic GPU B"},
+        seed=1,
+    )
     report = build_report([first.path, second.path])
     environment = report.environment.frame
-    assert list(environment.columns) == ["field", "run-a | box-a / Synthetic GPU A", "run-b | box-b / Synthetic GPU B"]
+    assert list(environment.columns) == [
+        "field",
+        "run-a | box-a / Synthetic GPU A",
+        "run-b | box-b / Synthetic GPU B",
+    ]
     op_table = report.op_tables[0].frame
     assert set(op_table["machine"]) == {"box-a / Synthetic GPU A", "box-b / Synthetic GPU B"}
     assert len(op_table) == 2 * 12
@@ -127,7 +182,8 @@ def test_two_machines_merge_into_one_report(tmp_path):
 
 def ops_only_run(root) -> RunDir:
     run = RunDir.create(root, "ops-only", FINGERPRINT)
-    run.write_rows("ops", [Measurement("op", "ddim_step", "eager", "float32", "n=8", "latency", 1e-5, "s")])
+    row = Measurement("op", "ddim_step", "eager", "float32", "n=8", "latency", 1e-5, "s", better="lower")
+    run.write_rows("ops", [row])
     return run
 
 
@@ -175,16 +231,18 @@ def test_two_pytest_benchmark_files_of_different_machines_merge(tmp_path):
 
 
 def test_an_op_with_a_vendor_path_gets_a_speedup_column_against_it():
-    from genzoo.measurement import to_frame
-    from genzoo.report import op_tables
-    from genzoo.results import typed_table
-
     def row(backend, seconds, vs_vendor=None, within=True):
         return Measurement("op", "attention", backend, "bfloat16", "B2 H16 N8192 D128", "latency", seconds, "s",
-                           speedup_vs_eager=0.01 / seconds if within else None, speedup_vs_vendor=vs_vendor,
+                           better="lower", speedup_vs_eager=0.01 / seconds if within else None,
+                           speedup_vs_vendor=vs_vendor,
                            error=1e-3, error_limit=2e-3 if within else 1e-4, within_tolerance=within)  # fmt: skip
 
-    rows = [row("eager", 1e-2), row("sdpa", 2e-3, 1.0), row("triton", 1e-3, 2.0), row("compile", 5e-3, 0.4, within=False)]
+    rows = [
+        row("eager", 1e-2),
+        row("sdpa", 2e-3, 1.0),
+        row("triton", 1e-3, 2.0),
+        row("compile", 5e-3, 0.4, within=False),
+    ]
     (table,) = op_tables(typed_table(to_frame(rows, {"hostname": "h", "device_name": "d"})))
     by_backend = table.frame.set_index("backend")["speedup vs sdpa"]
     assert by_backend.to_dict() == {"eager": "-", "sdpa": "baseline", "triton": "2.00x", "compile": "-"}

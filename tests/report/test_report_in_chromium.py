@@ -8,7 +8,6 @@ import re
 import subprocess
 from pathlib import Path
 
-import numpy as np
 import pytest
 from matplotlib import image
 
@@ -46,14 +45,18 @@ def test_html_report_renders_in_chromium(synthetic_files, synthetic_report, tmp_
     page = tmp_path / "probed.html"
     page.write_text(synthetic_files.html.read_text().replace("</body>", PROBE + "</body>"))
 
-    dom = chromium("--virtual-time-budget=10000", "--dump-dom", page.as_uri(), profile=tmp_path / "profile-dom").stdout
+    dom = chromium(
+        "--virtual-time-budget=10000", "--dump-dom", page.as_uri(), profile=tmp_path / "profile-dom"
+    ).stdout
     found = re.search(r"images=(\d+) decoded=(\d+) tables=(\d+) filled=(\d+)", dom)
     assert found, f"the probe did not run; DOM starts: {dom[:500]!r}"
     images, decoded, tables, filled = map(int, found.groups())
     drawn = sum(f.png is not None for f in synthetic_report.figures)
     samples = sum(s.is_image for s in synthetic_report.samples)
     assert images == drawn + samples == decoded
-    expected_tables = len(synthetic_report.op_tables) + len(synthetic_report.other_tables) + 1  # + environment
+    expected_tables = (
+        len(synthetic_report.op_tables) + len(synthetic_report.other_tables) + 1
+    )  # + environment
     assert tables == expected_tables == filled
 
     screenshot = tmp_path / "report.png"

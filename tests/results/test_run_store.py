@@ -11,7 +11,13 @@ from genzoo.measurement import Measurement
 from genzoo.results import ResultsError
 from genzoo.results.store import RunDir, open_results
 
-FINGERPRINT = {"hostname": "box-a", "device": "cuda", "device_name": "GPU A", "git_commit": "abc", "git_dirty": False}
+FINGERPRINT = {
+    "hostname": "box-a",
+    "device": "cuda",
+    "device_name": "GPU A",
+    "git_commit": "abc",
+    "git_dirty": False,
+}
 
 
 def rows(backend="triton"):
@@ -153,7 +159,11 @@ def test_results_of_two_machines_merge_into_one_table(tmp_path, benchmark_docume
     run.write_rows("ops", rows())
     other = tmp_path / "r1.json"  # same name as the run: the labels must still differ
     for benchmark in benchmark_document["benchmarks"]:
-        benchmark["extra_info"]["fingerprint"] = {"hostname": "box-b", "device_name": "GPU B", "device": "cuda"}
+        benchmark["extra_info"]["fingerprint"] = {
+            "hostname": "box-b",
+            "device_name": "GPU B",
+            "device": "cuda",
+        }
     other.write_text(json.dumps(benchmark_document))
     table = merge_results([run.path, other])
     assert len(table) == 6

@@ -58,7 +58,7 @@ def test_points_time_with_the_benchmark_threads_and_training_keeps_every_core(mo
     the family's training compute) and whatever runs after keep the caller's thread count."""
     import torch
 
-    from genzoo import timing
+    from genzoo.harness import timing
     from genzoo.models import checkpoint
     from genzoo.sweeps.runner import FamilySweep
 
