@@ -18,20 +18,24 @@ import torch
 from genzoo import fingerprint
 from genzoo.harness.ceilings import Ceilings, measure_ceilings
 from genzoo.harness.pipeline import Baselines
-from genzoo.results import schema
 from genzoo.harness.timing import Timing, cpu_benchmark_threads, default_device, synchronized_perf_counter
+from genzoo.results import schema
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("genzoo")
     group.addoption("--genzoo-quick", action="store_true", help="run the smaller benchmark grid")
     group.addoption("--genzoo-goals", action="store_true", help="only the points of the speed goals")
-    group.addoption("--genzoo-device", default=None, help="device to benchmark on (default: cuda when available)")
+    group.addoption(
+        "--genzoo-device", default=None, help="device to benchmark on (default: cuda when available)"
+    )
     group.addoption("--genzoo-backends", default=None, help="comma-separated backends (eager always runs)")
     group.addoption(
-        "--genzoo-threads", type=int, default=None,
+        "--genzoo-threads",
+        type=int,
+        default=None,
         help="torch intra-op threads on the CPU (default: one core fewer than the machine has)",
-    )  # fmt: skip
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -50,7 +50,9 @@ def test_model(model_point, device, workbench, baselines, benchmark):
 
     row = pipeline.measure(workbench.subject(point), timed_with_peak_memory, baselines)
     record(benchmark, row)
-    benchmark.extra_info.update({"peak_memory_bytes": peak[0], "peak_memory": peak[1], "preset": point.preset})
+    benchmark.extra_info.update(
+        {"peak_memory_bytes": peak[0], "peak_memory": peak[1], "preset": point.preset}
+    )
     assert math.isfinite(row.value)
     assert row.within_tolerance is not False, (
         f"{point.id}: output differs from eager by {row.error:.3g} (limit {row.error_limit:.3g})"

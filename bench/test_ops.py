@@ -22,9 +22,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "point" in metafunc.fixturenames:
         config = metafunc.config
         points = ops.op_points(
-            option_device(config), quick=config.getoption("--genzoo-quick"), backends=option_backends(config),
+            option_device(config),
+            quick=config.getoption("--genzoo-quick"),
+            backends=option_backends(config),
             goals_only=config.getoption("--genzoo-goals"),
-        )  # fmt: skip
+        )
         metafunc.parametrize("point", points, ids=[p.id for p in points])
 
 

@@ -48,10 +48,20 @@ def run_suites(options: BenchOptions, json_path: Path) -> int:
     fd, partial = tempfile.mkstemp(dir=json_path.parent, prefix=f".{json_path.name}.", suffix=".partial")
     os.close(fd)
     command = [
-        sys.executable, "-m", "pytest", *(str(suites_dir / s) for s in options.suites),
-        "--rootdir", str(suites_dir.parent), "-p", "no:cacheprovider", "-q",
-        "--benchmark-only", "--benchmark-json", partial, "--benchmark-columns=median,iqr,rounds",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "pytest",
+        *(str(suites_dir / s) for s in options.suites),
+        "--rootdir",
+        str(suites_dir.parent),
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        "--benchmark-only",
+        "--benchmark-json",
+        partial,
+        "--benchmark-columns=median,iqr,rounds",
+    ]
     if options.quick:
         command.append("--genzoo-quick")
     if options.goals:

@@ -56,7 +56,10 @@ class KernelReport:
 @contextlib.contextmanager
 def captured_launches() -> Iterator[list[Launch]]:
     """Inside, Triton launches are recorded (one ``Launch`` per config an autotuner would try)
-    and nothing runs."""
+    and nothing runs; launchers that read the device (multiprocessor count, compute capability)
+    see an H100."""
+    from unittest import mock
+
     from triton.runtime.autotuner import Autotuner
     from triton.runtime.jit import JITFunction
     from triton.tools.tensor_descriptor import TensorDescriptor
@@ -83,10 +86,12 @@ def captured_launches() -> Iterator[list[Launch]]:
             launches.append(Launch(self.fn, arguments, options))
         self.nargs = None
 
+    h100 = mock.Mock(multi_processor_count=132, major=9, minor=0)
     saved = JITFunction.run, Autotuner.run
     JITFunction.run, Autotuner.run = jit_run, autotuner_run
     try:
-        yield launches
+        with mock.patch("torch.cuda.get_device_properties", return_value=h100):
+            yield launches
     finally:
         JITFunction.run, Autotuner.run = saved
 
@@ -148,19 +153,9 @@ def inspect(
     run_launcher: Callable[[], object], varied=("BLOCK_M", "BLOCK_N", "BLOCK_S", "BLOCK"), target=HOPPER
 ) -> list[KernelReport]:
     """Reports of every kernel (and every autotuning config) that ``run_launcher`` launches."""
-    with captured_launches() as launches, _device_reads_as_an_h100():
+    with captured_launches() as launches:
         run_launcher()
     return [report(launch, varied, target) for launch in launches]
-
-
-@contextlib.contextmanager
-def _device_reads_as_an_h100() -> Iterator[None]:
-    """Launchers that read the device (multiprocessor count, compute capability) see an H100."""
-    from unittest import mock
-
-    h100 = mock.Mock(multi_processor_count=132, major=9, minor=0)
-    with mock.patch("torch.cuda.get_device_properties", return_value=h100):
-        yield
 
 
 def goal_launchers() -> dict[str, Callable[[], object]]:

@@ -28,8 +28,6 @@ TOLERANCES: dict[torch.dtype, Tolerance] = {
     torch.bfloat16: Tolerance(1e-2, "bf16 keeps 8 mantissa bits: 2^-8 = 3.9e-3 per rounding"),
     torch.float16: Tolerance(1e-2, "fp16 keeps 11 mantissa bits; 1e-2 leaves room for accumulation"),
 }
-# TF32 matmuls (Ampere and later, when allowed) keep 10 mantissa bits: errors of ~1e-3.
-TF32 = Tolerance(1e-3, "tf32 keeps 10 mantissa bits in matmul inputs")
 # a whole model's float32 output under another backend, against eager's: hundreds of ops, each a
 # few roundoffs, some (fused kernels, attention) reassociated; sampling loops add them up
 MODEL_OUTPUT_FP32 = Tolerance(1e-4, "a whole model in fp32: hundreds of ops, reassociated by fused kernels")
@@ -55,18 +53,15 @@ def roundoff(dtype: torch.dtype) -> float:
     return torch.finfo(dtype).eps / 2
 
 
-def error_limit(dtype: torch.dtype, eager_error: float | None = None, *, tf32: bool = False) -> float:
+def error_limit(dtype: torch.dtype, eager_error: float | None = None) -> float:
     """The largest error a backend may show in ``dtype``.
 
     For bf16/fp16, when the eager error in that dtype is known, the limit is
     ``2 * eager_error + roundoff``: a kernel may be at most twice as wrong as eager itself.
     """
-    if tf32 and dtype == torch.float32:
-        return TF32.bound
-    bound = TOLERANCES[dtype].bound
     if dtype in LOW_PRECISION and eager_error is not None:
         return EAGER_ERROR_FACTOR * eager_error + roundoff(dtype)
-    return bound
+    return TOLERANCES[dtype].bound
 
 
 def model_error_limit(dtype: torch.dtype, eager_error: float | None = None) -> float:
@@ -75,7 +70,3 @@ def model_error_limit(dtype: torch.dtype, eager_error: float | None = None) -> f
     if dtype == torch.float32:
         return MODEL_OUTPUT_FP32.bound
     return error_limit(dtype, eager_error)
-
-
-def within_tolerance(error: float, dtype: torch.dtype, eager_error: float | None = None, *, tf32: bool = False) -> bool:
-    return error <= error_limit(dtype, eager_error, tf32=tf32)

@@ -25,7 +25,10 @@ def test_points_cover_every_op_backend_and_put_the_baselines_first():
         assert mine[0].backend == "eager"
         if op.vendor_backend:  # measured before the backends that are compared with it
             assert mine[1].backend == op.vendor_backend
-    assert registry.get("attention").vendor_backend == "sdpa" and registry.get("ddim_step").vendor_backend is None
+    assert (
+        registry.get("attention").vendor_backend == "sdpa"
+        and registry.get("ddim_step").vendor_backend is None
+    )
 
 
 def _row(backend: str, error: float, seconds: float, baselines: pipeline.Baselines):
@@ -64,7 +67,9 @@ def test_suite_writes_json_with_metrics_for_every_point(tmp_path):
     assert (eager["speedup_vs_eager"] == 1.0).all()
     assert (eager["error"] < 1e-5).all() and eager["within_tolerance"].all()
     interpreted = ops[ops["backend"] == "triton"]
-    assert len(interpreted) and interpreted["interpreted"].all() and interpreted["speedup_vs_eager"].isna().all()
+    assert (
+        len(interpreted) and interpreted["interpreted"].all() and interpreted["speedup_vs_eager"].isna().all()
+    )
     assert set(frame.loc[frame["kind"] == "ceiling", "metric"]) >= {"copy_bandwidth", "matmul_float32"}
     assert not list(tmp_path.glob(".*partial")), "no temporary file may be left behind"
     table = bench_suite.op_table(frame)
@@ -74,7 +79,10 @@ def test_suite_writes_json_with_metrics_for_every_point(tmp_path):
 def test_attention_rows_carry_the_speedup_over_sdpa(tmp_path):
     json_path = tmp_path / "bench.json"
     options = bench_suite.BenchOptions(
-        device="cpu", quick=True, backends=("eager", "sdpa", "compile"), select="test_op and attention- and float32"
+        device="cpu",
+        quick=True,
+        backends=("eager", "sdpa", "compile"),
+        select="test_op and attention- and float32",
     )
     assert bench_suite.run_suites(options, json_path) == 0
     ops = benchmark_json.load(json_path).query("kind == 'op'").set_index("backend")

@@ -15,7 +15,9 @@ def test_help_lists_the_subcommands(capsys):
 
 
 def test_python_dash_m_genzoo_is_the_same_command():
-    result = subprocess.run([sys.executable, "-m", "genzoo", "--help"], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "genzoo", "--help"], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0 and "genzoo" in result.stdout
 
 

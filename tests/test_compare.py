@@ -39,12 +39,29 @@ def benchmark_document(
     for name, median in MEDIANS.items():
         data = np.array(round_times(rng, median * slowdown.get(name, 1.0), rounds, jitter))
         q1, q3 = np.quantile(data, [0.25, 0.75])
-        stats = {"min": data.min(), "max": data.max(), "mean": data.mean(), "median": float(np.median(data)),
-                 "stddev": data.std(), "q1": q1, "q3": q3, "iqr": q3 - q1, "rounds": rounds}  # fmt: skip
+        stats = {
+            "min": data.min(),
+            "max": data.max(),
+            "mean": data.mean(),
+            "median": float(np.median(data)),
+            "stddev": data.std(),
+            "q1": q1,
+            "q3": q3,
+            "iqr": q3 - q1,
+            "rounds": rounds,
+        }
         if raw:
             stats["data"] = data.tolist()
-        benchmarks.append({"group": None, "name": f"test_{name}", "fullname": f"bench.py::test_{name}",
-                           "params": None, "extra_info": {}, "stats": stats})  # fmt: skip
+        benchmarks.append(
+            {
+                "group": None,
+                "name": f"test_{name}",
+                "fullname": f"bench.py::test_{name}",
+                "params": None,
+                "extra_info": {},
+                "stats": stats,
+            }
+        )
     return {"machine_info": {"node": "ci-runner"}, "commit_info": {"id": "abc"}, "benchmarks": benchmarks}
 
 
@@ -104,9 +121,11 @@ def _table(rows) -> pd.DataFrame:
 def test_quality_metrics_follow_the_direction_their_rows_declare():
     def rows(fid, recall, kid_std):
         common = dict(kind="quality", subject="gan", backend="triton", dtype="float32", case="seed=0")
-        return [Measurement(metric="fid", value=fid, unit="", better="lower", **common),
-                Measurement(metric="recall", value=recall, unit="", better="higher", **common),
-                Measurement(metric="kid_std", value=kid_std, unit="", **common)]  # fmt: skip
+        return [
+            Measurement(metric="fid", value=fid, unit="", better="lower", **common),
+            Measurement(metric="recall", value=recall, unit="", better="higher", **common),
+            Measurement(metric="kid_std", value=kid_std, unit="", **common),
+        ]
 
     result = compare_tables(_table(rows(20.0, 0.5, 0.1)), _table(rows(25.0, 0.6, 0.2))).set_index("metric")
     assert result.loc["fid", "status"] == "regression"  # higher FID is worse
@@ -119,8 +138,20 @@ def test_a_value_that_was_zero_compares_without_nan(recwarn):
     """missing_classes of a good generator is 0: staying 0 is no change, leaving it is unbounded."""
 
     def rows(missing):
-        return [Measurement("quality", "gan", "eager", "float32", f"seed={seed}", "missing_classes", value,
-                            "", better="lower") for seed, value in enumerate(missing)]  # fmt: skip
+        return [
+            Measurement(
+                "quality",
+                "gan",
+                "eager",
+                "float32",
+                f"seed={seed}",
+                "missing_classes",
+                value,
+                "",
+                better="lower",
+            )
+            for seed, value in enumerate(missing)
+        ]
 
     base, new = (_table(rows(values)) for values in ([0.0, 0.0], [0.0, 2.0]))
     result = compare_tables(base, new).set_index("case")
@@ -134,10 +165,34 @@ def test_interpreted_timings_are_listed_but_never_judged():
     that got 60% slower there is neither a regression nor an improvement."""
 
     def rows(latency, interpreted):
-        return [Measurement("op", "group_norm_silu", "triton", "float32", "n=2^10", "latency", latency, "s",
-                            better="lower", p20=latency * 0.99, p80=latency * 1.01, interpreted=interpreted),
-                Measurement("quality", "vae", "triton", "float32", "interpreted-swap", "output_rel_l2_diff",
-                            latency * 1e-5, "", better="lower", interpreted=interpreted)]  # fmt: skip
+        return [
+            Measurement(
+                "op",
+                "group_norm_silu",
+                "triton",
+                "float32",
+                "n=2^10",
+                "latency",
+                latency,
+                "s",
+                better="lower",
+                p20=latency * 0.99,
+                p80=latency * 1.01,
+                interpreted=interpreted,
+            ),
+            Measurement(
+                "quality",
+                "vae",
+                "triton",
+                "float32",
+                "interpreted-swap",
+                "output_rel_l2_diff",
+                latency * 1e-5,
+                "",
+                better="lower",
+                interpreted=interpreted,
+            ),
+        ]
 
     for base_interpreted, new_interpreted in ((True, True), (False, True)):
         result = compare_tables(_table(rows(0.02, base_interpreted)), _table(rows(0.033, new_interpreted)))
@@ -165,8 +220,20 @@ def test_a_speed_the_gate_excludes_on_one_side_is_listed_not_judged(columns, rea
 
     def rows(images_per_s, **extra):
         extra = {"measured_on": "cuda", **extra}
-        return [Measurement("sweep", "diffusion", "triton", "bfloat16", "steps=10", "images_per_s",
-                            images_per_s, "images/s", better="higher", **extra)]  # fmt: skip
+        return [
+            Measurement(
+                "sweep",
+                "diffusion",
+                "triton",
+                "bfloat16",
+                "steps=10",
+                "images_per_s",
+                images_per_s,
+                "images/s",
+                better="higher",
+                **extra,
+            )
+        ]
 
     result = compare_tables(_table(rows(10.0)), _table(rows(30.0, **columns)))
     assert result["status"].tolist() == ["excluded"] and result["excluded"].tolist() == [f"new: {reason}"]

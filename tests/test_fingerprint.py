@@ -10,7 +10,9 @@ REPO = Path(__file__).resolve().parent.parent
 
 def test_fingerprint_names_commit_versions_and_machine():
     found = fingerprint.collect("cpu")
-    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True
+    ).stdout.strip()
     assert found.git_commit == (head or "unknown")
     assert found.packages["torch"] == torch.__version__.split("+")[0] or found.packages["torch"].startswith(
         torch.__version__.split("+")[0]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-
 import subprocess
 import sys
 
@@ -107,6 +106,8 @@ def test_registering_twice_or_an_unknown_backend_is_refused(probe_op):
 def test_importing_the_registry_loads_no_harness_or_model_library():
     """Models and kernels import the registry; it must stay as light as torch and triton."""
     script = "import sys, genzoo.kernels; print(*sorted(m for m in ('pandas', 'transformers', 'diffusers') if m in sys.modules))"
-    result = subprocess.run([sys.executable, "-c", script], check=False, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", script], check=False, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.split() == []

@@ -26,11 +26,15 @@ def add_selection_arguments(parser: argparse.ArgumentParser) -> None:
     """What to benchmark and where: shared by ``genzoo bench`` and ``genzoo run``."""
     parser.add_argument("--quick", action="store_true", help="a smaller grid (a few sizes per op)")
     parser.add_argument(
-        "--goals", action="store_true", help="only the points of the speed goals (GPU), then whether each was met"
+        "--goals",
+        action="store_true",
+        help="only the points of the speed goals (GPU), then whether each was met",
     )
     parser.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when available")
     parser.add_argument(
-        "--backends", type=_backend_list, help=f"comma-separated subset of {','.join(BACKENDS)} (eager always runs)"
+        "--backends",
+        type=_backend_list,
+        help=f"comma-separated subset of {','.join(BACKENDS)} (eager always runs)",
     )
     parser.add_argument("-k", dest="select", help="pytest -k expression, e.g. 'ddim_step and float32'")
 
@@ -67,7 +71,9 @@ def explain_failure(command: str, code: int, options: bench_suite.BenchOptions) 
     """pytest's exit code of the suites as the command's own: 5 (nothing collected) is a
     selection that matches no benchmark point, said in one line."""
     if code == bench_suite.NO_POINTS_SELECTED:
-        print(f"genzoo {command}: -k {options.select!r} selects no benchmark point (e.g. -k 'ddim_step and float32')")
+        print(
+            f"genzoo {command}: -k {options.select!r} selects no benchmark point (e.g. -k 'ddim_step and float32')"
+        )
         return 2
     if code != 0:
         print(f"genzoo {command}: the op benchmark suite failed (pytest exit {code})")

@@ -51,18 +51,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "new", type=Path, metavar="NEW", help="the run to judge against BASE (same kinds of input)"
     )
     parser.add_argument(
-        "--threshold", type=fraction, default=0.10, metavar="FRACTION",
+        "--threshold",
+        type=fraction,
+        default=0.10,
+        metavar="FRACTION",
         help="smallest change that counts, as 0.1 or 10%% "
         "(default: 10%%; runs on different days drift by a few %%)",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--fail-on", choices=("regression", "never"), default="never",
+        "--fail-on",
+        choices=("regression", "never"),
+        default="never",
         help="exit with status 1 when a regression is found (for CI gates); default: never",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--confidence", type=confidence_level, default=0.95, metavar="LEVEL",
+        "--confidence",
+        type=confidence_level,
+        default=0.95,
+        metavar="LEVEL",
         help="confidence of the bootstrap interval (default: 0.95)",
-    )  # fmt: skip
+    )
     parser.add_argument(
         "--changes-only", action="store_true", help="list only rows that changed (counts stay complete)"
     )

@@ -35,10 +35,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "runs", nargs="+", type=Path, metavar="RUN", help="results directory or pytest-benchmark JSON file"
     )
     parser.add_argument(
-        "--out", type=Path, metavar="DIR",
+        "--out",
+        type=Path,
+        metavar="DIR",
         help="where to write the report "
         "(default: RUN/report for one results directory, ./genzoo-report otherwise)",
-    )  # fmt: skip
+    )
 
 
 def default_out(runs: list[Path]) -> Path:

@@ -25,25 +25,38 @@ HELP = "run the whole job (op benchmarks, training, sweeps, report) into results
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     bench.add_selection_arguments(parser)
-    parser.add_argument("--results", type=Path, default=Path("results"), help="root of the results directories")
-    parser.add_argument("--run-id", help="name of this run's directory (default: time and host)")
-    parser.add_argument("--resume", type=Path, metavar="RUN_DIR", help="finish the stages a stopped run left undone")
     parser.add_argument(
-        "--families", type=_family_list, default=protocol.names(), help=f"comma-separated subset of {','.join(protocol.names())}"
+        "--results", type=Path, default=Path("results"), help="root of the results directories"
+    )
+    parser.add_argument("--run-id", help="name of this run's directory (default: time and host)")
+    parser.add_argument(
+        "--resume", type=Path, metavar="RUN_DIR", help="finish the stages a stopped run left undone"
     )
     parser.add_argument(
-        "--preset", choices=tuple(plan.SETTINGS), help="model and sweep size (default: gpu with CUDA, else cpu)"
+        "--families",
+        type=_family_list,
+        default=protocol.names(),
+        help=f"comma-separated subset of {','.join(protocol.names())}",
+    )
+    parser.add_argument(
+        "--preset",
+        choices=tuple(plan.SETTINGS),
+        help="model and sweep size (default: gpu with CUDA, else cpu)",
     )
     stages = parser.add_mutually_exclusive_group()
     stages.add_argument("--skip-ops", action="store_true", help="leave out the op benchmark suite")
-    stages.add_argument("--ops-only", action="store_true", help="only the op benchmark suite (no training, no sweeps)")
+    stages.add_argument(
+        "--ops-only", action="store_true", help="only the op benchmark suite (no training, no sweeps)"
+    )
 
 
 def _family_list(text: str) -> tuple[str, ...]:
     families = tuple(f.strip() for f in text.split(",") if f.strip())
     unknown = sorted(set(families) - set(protocol.names()))
     if unknown or not families:
-        raise argparse.ArgumentTypeError(f"unknown families {unknown}; choose from {', '.join(protocol.names())}")
+        raise argparse.ArgumentTypeError(
+            f"unknown families {unknown}; choose from {', '.join(protocol.names())}"
+        )
     return families
 
 

@@ -16,8 +16,12 @@ HELP = "train the reference models of the families (default: all four) and cache
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("families", nargs="*", metavar="FAMILY",
-                        help=f"families to train (default: all of {', '.join(protocol.names())})")  # fmt: skip
+    parser.add_argument(
+        "families",
+        nargs="*",
+        metavar="FAMILY",
+        help=f"families to train (default: all of {', '.join(protocol.names())})",
+    )
     parser.add_argument(
         "--preset", choices=protocol.PRESETS, default="cpu", help="model/training size (default: cpu)"
     )
@@ -30,8 +34,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--samples-dir", type=Path, help="write each family's sample grid / text here")
     parser.add_argument("--device", help="cuda or cpu (default: cuda when available)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
-    parser.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's, one per core); "
-                        "1 is faster on cores other jobs are using")  # fmt: skip
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="CPU threads for torch (default: torch's, one per core); "
+        "1 is faster on cores other jobs are using",
+    )
 
 
 def main(args: argparse.Namespace) -> int:

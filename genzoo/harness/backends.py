@@ -43,7 +43,9 @@ def op_function(op: registry.Op, backend: str) -> Callable:
 
 
 @contextlib.contextmanager
-def model_on_backend(model: torch.nn.Module, backend: str, dtype: str | torch.dtype) -> Iterator[torch.nn.Module]:
+def model_on_backend(
+    model: torch.nn.Module, backend: str, dtype: str | torch.dtype
+) -> Iterator[torch.nn.Module]:
     """The model in ``dtype`` with its ops on ``backend`` (see the module docstring)."""
     net = protocol.cast(model, dtype)
     ops_backend = backend
@@ -69,9 +71,19 @@ def compiled_fallback_is_error(label: str) -> Iterator[None]:
 
 @contextlib.contextmanager
 def no_recompilation(label: str) -> Iterator[None]:
-    """Inside (the timed region), any recompilation raises ``RecompilationError``."""
+    """Inside (the timed region), any compilation raises ``RecompilationError``: a recompile at
+    once (dynamo's ``error_on_recompile``), a first compile (after a ``torch._dynamo.reset()``,
+    which no guard sees) when the region ends, by dynamo's count of graphs it captured."""
+    graphs = torch._dynamo.utils.counters["stats"]["unique_graphs"]
     try:
         with torch._dynamo.config.patch(error_on_recompile=True, fail_on_recompile_limit_hit=True):
             yield
     except (torch._dynamo.exc.RecompileError, torch._dynamo.exc.FailOnRecompileLimitHit) as error:
-        raise RecompilationError(f"{label}: torch.compile recompiled inside the timed region: {error}") from None
+        raise RecompilationError(
+            f"{label}: torch.compile recompiled inside the timed region: {error}"
+        ) from None
+    compiled = torch._dynamo.utils.counters["stats"]["unique_graphs"] - graphs
+    if compiled:
+        raise RecompilationError(
+            f"{label}: torch.compile compiled {compiled} graph(s) inside the timed region"
+        )

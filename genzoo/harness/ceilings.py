@@ -74,6 +74,7 @@ def measure_ceilings(device: str, sizes: CeilingSizes | None = None) -> Ceilings
         device=kind,
         copy_gbps=copy_bandwidth(device, sizes.copy_bytes),
         matmul_tflops={
-            dtype_name(dtype): matmul_throughput(device, sizes.matmul_n, dtype) for dtype in MATMUL_DTYPES[kind]
+            dtype_name(dtype): matmul_throughput(device, sizes.matmul_n, dtype)
+            for dtype in MATMUL_DTYPES[kind]
         },
     )

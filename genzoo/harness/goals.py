@@ -33,18 +33,55 @@ GOALS = (
         goal
         for op in ("ddpm_step", "ddim_step")
         for goal in (
-            Goal(op, "float32", "n=2^26", "triton", "fraction_of_ceiling", 0.9, f"{op} at 2^26: >= 90% of copy bandwidth"),
+            Goal(
+                op,
+                "float32",
+                "n=2^26",
+                "triton",
+                "fraction_of_ceiling",
+                0.9,
+                f"{op} at 2^26: >= 90% of copy bandwidth",
+            ),
             Goal(op, "float32", "n=2^26", "triton", "speedup_vs_eager", 4.0, f"{op} at 2^26: >= 4x eager"),
         )
     ),
-    Goal("attention", "bfloat16", "B2 H16 N8192 D128", "triton", "throughput", 550.0, "attention forward: >= 550 TFLOP/s"),
-    Goal("attention", "bfloat16", "B2 H16 N8192 D128", "triton", "speedup_vs_vendor", 1.0, "attention forward: >= 1.0x sdpa"),
-    Goal("attention", "bfloat16", "B2 H16 N8192 D128 causal", "triton", "throughput", 450.0, "causal attention forward: >= 450 TFLOP/s"),
     Goal(
-        "attention_decode", "bfloat16", "B8 H32/8 N1x32768 D128", "triton", "fraction_of_ceiling", 0.8,
+        "attention",
+        "bfloat16",
+        "B2 H16 N8192 D128",
+        "triton",
+        "throughput",
+        550.0,
+        "attention forward: >= 550 TFLOP/s",
+    ),
+    Goal(
+        "attention",
+        "bfloat16",
+        "B2 H16 N8192 D128",
+        "triton",
+        "speedup_vs_vendor",
+        1.0,
+        "attention forward: >= 1.0x sdpa",
+    ),
+    Goal(
+        "attention",
+        "bfloat16",
+        "B2 H16 N8192 D128 causal",
+        "triton",
+        "throughput",
+        450.0,
+        "causal attention forward: >= 450 TFLOP/s",
+    ),
+    Goal(
+        "attention_decode",
+        "bfloat16",
+        "B8 H32/8 N1x32768 D128",
+        "triton",
+        "fraction_of_ceiling",
+        0.8,
         "decode at KV 32k: >= 80% of copy bandwidth",
     ),
-)  # fmt: skip
+)
 
 
 def goal_points() -> set[tuple[str, str, str]]:
@@ -62,9 +99,11 @@ def evaluate(frame: pd.DataFrame) -> pd.DataFrame:
         mine = rows[rows["machine"] == machine] if machine else rows
         for goal in GOALS:
             match = mine[
-                (mine["subject"] == goal.op) & (mine["dtype"] == goal.dtype)
-                & (mine["case"] == goal.case) & (mine["backend"] == goal.backend)
-            ]  # fmt: skip
+                (mine["subject"] == goal.op)
+                & (mine["dtype"] == goal.dtype)
+                & (mine["case"] == goal.case)
+                & (mine["backend"] == goal.backend)
+            ]
             value = match[goal.column].dropna()
             if match.empty:
                 status, measured = "not measured", None
@@ -73,6 +112,14 @@ def evaluate(frame: pd.DataFrame) -> pd.DataFrame:
             else:
                 measured = float(value.iloc[0])
                 status = "met" if measured >= goal.at_least else "missed"
-            lines.append({"machine": machine, "goal": goal.text, "column": goal.column,
-                          "target": goal.at_least, "measured": measured, "status": status})  # fmt: skip
+            lines.append(
+                {
+                    "machine": machine,
+                    "goal": goal.text,
+                    "column": goal.column,
+                    "target": goal.at_least,
+                    "measured": measured,
+                    "status": status,
+                }
+            )
     return pd.DataFrame(lines, columns=["machine", "goal", "column", "target", "measured", "status"])

@@ -76,7 +76,9 @@ def model_points(device: str, *, quick: bool = False, backends: list[str] | None
     for name in protocol.names():
         family = protocol.get(name)
         chosen = [b for b in family.backends() if b == "eager" or backends is None or b in backends]
-        cases = [("generate", tuple(sorted(k.items()))) for k in family.benchmark_cases[kind]] + [("train_step", ())]
+        cases = [("generate", tuple(sorted(k.items()))) for k in family.benchmark_cases[kind]] + [
+            ("train_step", ())
+        ]
         for task, knobs in cases:
             # training runs in each preset's own precision (fp32, autocast on CUDA's gpu presets)
             dtypes = (torch.float32,) if task == "train_step" or quick else DTYPES_BY_DEVICE[kind]
@@ -141,7 +143,9 @@ class ModelSubject:
         if point.backend == "eager" and point.dtype == torch.float32:
             return OutputError(error, None)
         eager_same_dtype = baselines.outputs.get((*key, point.dtype))
-        eager_error = None if eager_same_dtype is None else tolerance.relative_error(eager_same_dtype, reference)
+        eager_error = (
+            None if eager_same_dtype is None else tolerance.relative_error(eager_same_dtype, reference)
+        )
         return OutputError(error, tolerance.model_error_limit(point.dtype, eager_error))
 
     def _error_output(self, generated: object) -> torch.Tensor:
@@ -160,20 +164,40 @@ class ModelSubject:
         if point.backend == "eager":
             baselines.medians[point.baseline_key] = timing.median_s
         eager_s = baselines.medians.get(point.baseline_key)
-        trusted = gate.exclusion(interpreted=point.interpreted, within_tolerance=accuracy.within_tolerance) == ""
+        trusted = (
+            gate.exclusion(interpreted=point.interpreted, within_tolerance=accuracy.within_tolerance) == ""
+        )
         notes = [f"preset={point.preset}"]
         if point.interpreted:
             notes.append("interpreted: no speed figure")
         common = dict(
-            kind=point.kind, subject=point.family, backend=point.backend, dtype=dtype_name(point.dtype),
-            case=point.case, rounds=timing.rounds, error=accuracy.error, error_limit=accuracy.limit,
-            within_tolerance=accuracy.within_tolerance, interpreted=point.interpreted,
-            measured_on=torch.device(self.device).type, knobs=point.knobs, note="; ".join(notes),
-            speedup_vs_eager=eager_s / timing.median_s if trusted and eager_s and point.backend != "eager" else None,
-        )  # fmt: skip
+            kind=point.kind,
+            subject=point.family,
+            backend=point.backend,
+            dtype=dtype_name(point.dtype),
+            case=point.case,
+            rounds=timing.rounds,
+            error=accuracy.error,
+            error_limit=accuracy.limit,
+            within_tolerance=accuracy.within_tolerance,
+            interpreted=point.interpreted,
+            measured_on=torch.device(self.device).type,
+            knobs=point.knobs,
+            note="; ".join(notes),
+            speedup_vs_eager=eager_s / timing.median_s
+            if trusted and eager_s and point.backend != "eager"
+            else None,
+        )
         if point.task == "train_step":
-            return Measurement(metric="train_step_latency", value=timing.median_s, unit="s", better="lower",
-                               p20=timing.p20_s, p80=timing.p80_s, **common)  # fmt: skip
+            return Measurement(
+                metric="train_step_latency",
+                value=timing.median_s,
+                unit="s",
+                better="lower",
+                p20=timing.p20_s,
+                p80=timing.p80_s,
+                **common,
+            )
         return throughput_row(self.family, point.batch, dict(point.knobs), timing, common)
 
 
@@ -181,9 +205,15 @@ def throughput_row(family: protocol.Family, n: int, knobs: dict, timing: Timing,
     """Units generated per second of a timed ``sample(model, n, **knobs)`` call."""
     units = family.units_generated(n, knobs)
     return Measurement(
-        metric=f"{family.unit}_per_s", value=units / timing.median_s, unit=f"{family.unit}/s", better="higher",
-        p20=units / timing.p80_s, p80=units / timing.p20_s, samples=n, **common,
-    )  # fmt: skip
+        metric=f"{family.unit}_per_s",
+        value=units / timing.median_s,
+        unit=f"{family.unit}/s",
+        better="higher",
+        p20=units / timing.p80_s,
+        p80=units / timing.p20_s,
+        samples=n,
+        **common,
+    )
 
 
 class Workbench:

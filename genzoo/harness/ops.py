@@ -140,7 +140,9 @@ class OpSubject:
         """Error of the backend's output and of eager's against float64, on the same inputs."""
         reference = self._reference(baselines)
         error = tolerance.relative_error(_first_tensor(output), reference.output)
-        return Accuracy(error, reference.eager_error, tolerance.error_limit(self.point.dtype, reference.eager_error))
+        return Accuracy(
+            error, reference.eager_error, tolerance.error_limit(self.point.dtype, reference.eager_error)
+        )
 
     def _reference(self, baselines: Baselines) -> _Reference:
         """The float64 reference and eager's error, computed once per (op, dtype, case): on a GPU
@@ -152,11 +154,15 @@ class OpSubject:
             with torch.no_grad():
                 output = _first_tensor(self.call.run(self.op.reference)).cpu()
                 try:
-                    eager_error = tolerance.relative_error(_first_tensor(self.call.run(self.op.eager)), output)
+                    eager_error = tolerance.relative_error(
+                        _first_tensor(self.call.run(self.op.eager)), output
+                    )
                 except torch.OutOfMemoryError:
                     release_device_memory()
                     eager_error = None
-            kept = baselines.outputs["op reference"] = _Reference(self.point.baseline_key, output, eager_error)
+            kept = baselines.outputs["op reference"] = _Reference(
+                self.point.baseline_key, output, eager_error
+            )
         return kept
 
     def row(self, timing: Timing, accuracy: Accuracy, baselines: Baselines) -> Measurement:
@@ -166,8 +172,14 @@ class OpSubject:
         if point.backend in ("eager", self.op.vendor_backend) and accuracy.within_tolerance:
             baselines.medians[point.median_key()] = timing.median_s
         eager_s = baselines.medians.get(point.median_key("eager"))
-        vendor_s = baselines.medians.get(point.median_key(self.op.vendor_backend)) if self.op.vendor_backend else None
-        trusted = gate.exclusion(interpreted=point.interpreted, within_tolerance=accuracy.within_tolerance) == ""
+        vendor_s = (
+            baselines.medians.get(point.median_key(self.op.vendor_backend))
+            if self.op.vendor_backend
+            else None
+        )
+        trusted = (
+            gate.exclusion(interpreted=point.interpreted, within_tolerance=accuracy.within_tolerance) == ""
+        )
         cost = self.op.cost(self.call)
         work = cost.bytes_moved / 1e9 if self.op.metric == "GB/s" else cost.flops / 1e12
         throughput = work / timing.median_s if trusted else None
@@ -202,11 +214,27 @@ class OpSubject:
 
 def ceiling_measurements(ceilings: Ceilings) -> list[Measurement]:
     common = dict(kind="ceiling", backend="-", better="higher", measured_on=ceilings.device)
-    rows = [Measurement(subject="copy", dtype="float32", case="large copy", metric="copy_bandwidth",
-                        value=ceilings.copy_gbps, unit="GB/s", **common)]  # fmt: skip
+    rows = [
+        Measurement(
+            subject="copy",
+            dtype="float32",
+            case="large copy",
+            metric="copy_bandwidth",
+            value=ceilings.copy_gbps,
+            unit="GB/s",
+            **common,
+        )
+    ]
     rows += [
-        Measurement(subject="matmul", dtype=name, case="square matmul", metric=f"matmul_{name}", value=value,
-                    unit="TFLOP/s", **common)  # fmt: skip
+        Measurement(
+            subject="matmul",
+            dtype=name,
+            case="square matmul",
+            metric=f"matmul_{name}",
+            value=value,
+            unit="TFLOP/s",
+            **common,
+        )
         for name, value in ceilings.matmul_tflops.items()
     ]
     return rows

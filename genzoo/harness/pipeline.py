@@ -1,8 +1,8 @@
 """The one pipeline: every measured point, op or model or sweep point, goes through ``measure``.
 
-    point -> fresh inputs, backend applied (``subject.prepared``) -> warm-up, which compiles -> checked output
-    (``subject.check``: error against its reference) -> synchronized timing, with no
-    recompilation inside -> ``subject.row``: the ``Measurement``
+    point -> fresh inputs, backend applied (``subject.prepared``) -> warm-up, which compiles ->
+    checked output (``subject.check``: error against its reference) -> warm-up again -> synchronized
+    timing, with no recompilation inside -> ``subject.row``: the ``Measurement``
 
 A subject knows its point; a ``Timer`` knows how to repeat a call (genzoo's own loop with CUDA
 events, or pytest-benchmark's ``pedantic`` in ``bench/``); ``Baselines`` keeps what later points
@@ -54,6 +54,10 @@ def measure(subject: Subject, timer: Timer, baselines: Baselines) -> Measurement
             output = subject.warm_up(run)  # compiles, autotunes, fills caches
         check = subject.check(output, baselines)
         del output
+        # the check may have run the compiled model on other shapes (an LLM's error windows, a
+        # kernel swap's smaller batch) or reset dynamo: warm the timed call's shapes once more
+        with backends.compiled_fallback_is_error(subject.label):
+            subject.warm_up(run)
         with backends.no_recompilation(subject.label):
             timing = timer(run)
     return subject.row(timing, check, baselines)

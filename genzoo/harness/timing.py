@@ -128,9 +128,12 @@ def measure(fn: Callable[[], object], device: torch.device | str, plan: TimingPl
 
 
 def measure_within(
-    fn: Callable[[], object], device: torch.device | str, budget_s: float, max_rounds: int,
+    fn: Callable[[], object],
+    device: torch.device | str,
+    budget_s: float,
+    max_rounds: int,
     measured: Sequence[float] = (),
-) -> Timing:  # fmt: skip
+) -> Timing:
     """Time ``fn()`` (already warm) until ``budget_s`` is spent or ``max_rounds`` calls were made,
     one call at least: for calls of seconds (a whole sampling loop), where ``measure``'s untimed
     estimating call would double the cost. ``measured``: seconds of the same call timed already,

@@ -11,16 +11,16 @@ projections, optional q/k norms, output projection, residual, rescale) with
 backend is whatever ``kernels.use`` selects (eager outside any ``use`` block). The scale is the
 module's own ``attn.scale`` (head_dim^-0.5 unless the module says otherwise; AttnProcessor2_0
 always uses head_dim^-0.5). ``use_genzoo_attention`` sets the processor on every attention
-module of a model; ``UNet2DModel`` (diffusers 0.42) has no ``set_attn_processor`` of its own. Masks must be boolean (True: attend); diffusers' additive float
-masks are refused with an error, since the kernels take no additive bias.
+module of a model, also where the model has no ``set_attn_processor`` of its own (``UNet2DModel``
+of diffusers 0.42). Masks must be boolean (True: attend); diffusers' additive float masks are
+refused with an error, since the kernels take no additive bias.
 """
 
 from __future__ import annotations
 
 import torch
 
-from genzoo.kernels import attention as _attention  # noqa: F401  (registers the "attention" op)
-from genzoo.kernels import registry
+from genzoo.kernels import registry  # importing genzoo.kernels registers the "attention" op
 from genzoo.kernels.validation import KernelInputError
 
 
@@ -51,8 +51,8 @@ class GenzooAttnProcessor:
         if attention_mask is not None:
             if attention_mask.dtype != torch.bool:
                 raise KernelInputError(
-                    f"attention_mask has dtype {attention_mask.dtype}; GenzooAttnProcessor takes a boolean mask "
-                    f"(True: attend), not an additive float mask"
+                    f"attention_mask has dtype {attention_mask.dtype}; GenzooAttnProcessor takes a "
+                    f"boolean mask (True: attend), not an additive float mask"
                 )
             attention_mask = attn.prepare_attention_mask(attention_mask, sequence_length, batch_size)
             attention_mask = attention_mask.view(batch_size, attn.heads, -1, attention_mask.shape[-1])

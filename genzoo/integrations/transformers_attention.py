@@ -27,8 +27,7 @@ import torch
 from transformers import AttentionInterface
 from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 
-from genzoo.kernels import attention as _attention  # noqa: F401  (registers the "attention" op)
-from genzoo.kernels import registry
+from genzoo.kernels import registry  # importing genzoo.kernels registers the "attention" op
 from genzoo.kernels.validation import KernelInputError
 
 ATTN_IMPLEMENTATION = "genzoo"
@@ -58,8 +57,8 @@ def genzoo_attention_forward(
     if attention_mask is not None:
         if attention_mask.dtype != torch.bool:
             raise KernelInputError(
-                f"attention_mask has dtype {attention_mask.dtype}; the genzoo attention takes the boolean masks "
-                f"transformers builds for it (True: attend), not additive float masks"
+                f"attention_mask has dtype {attention_mask.dtype}; the genzoo attention takes the "
+                f"boolean masks transformers builds for it (True: attend), not additive float masks"
             )
         attention_mask = attention_mask[:, :, :, :kv_length]
     # as sdpa_attention_forward: causal only without a mask and with more than one query

@@ -1,8 +1,8 @@
 """genzoo's fused ops, one file each, and the registry that selects their backend.
 
-    from genzoo import kernels
-    with kernels.use("triton"):
-        x_prev = kernels.ops.ddim_step(eps, x_t, alpha_t, alpha_prev)
+from genzoo import kernels
+with kernels.use("triton"):
+    x_prev = kernels.ops.ddim_step(eps, x_t, alpha_t, alpha_prev)
 """
 
 from genzoo.kernels import triton_mode
@@ -28,6 +28,17 @@ from genzoo.kernels.registry import (  # noqa: E402
 from genzoo.kernels.validation import KernelInputError  # noqa: E402
 
 __all__ = [
-    "BACKENDS", "Call", "Case", "Cost", "KernelInputError", "Op", "all_ops", "call", "current_backend",
-    "get", "ops", "register", "use",
-]  # fmt: skip
+    "BACKENDS",
+    "Call",
+    "Case",
+    "Cost",
+    "KernelInputError",
+    "Op",
+    "all_ops",
+    "call",
+    "current_backend",
+    "get",
+    "ops",
+    "register",
+    "use",
+]

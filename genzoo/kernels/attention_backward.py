@@ -21,92 +21,33 @@ from __future__ import annotations
 import torch
 
 from genzoo.kernels import triton_mode
-
-LOG2E = 1.4426950408889634
-INTERPRETED_BLOCKS = {"BLOCK_M": 16, "BLOCK_N": 16}  # no autotuning under the interpreter
-
-
-def dot_mode(dtype: torch.dtype) -> str:
-    """How ``tile_dot`` multiplies tiles of ``dtype`` (see there)."""
-    if dtype == torch.float32:
-        return "ieee"
-    return "bf16_emulated" if dtype == torch.bfloat16 and triton_mode.interpreted() else "native"
-
+from genzoo.kernels.attention_tiles import INTERPRETED_BLOCKS, kernel_flags, optional_mask, padded_head_dim
 
 if triton_mode.triton_available():
     import triton
     import triton.language as tl
 
-    from genzoo.kernels.bf16_rounding import round_to_bf16
+    from genzoo.kernels.attention_tiles import (
+        LOG2E,
+        for_store,
+        hide_invisible,
+        key_block_range,
+        load_tile,
+        tile_dot,
+    )
 
     @triton.jit
-    def for_store(x, DOT_MODE: tl.constexpr):
-        """fp32 results about to be stored: rounded to bf16 here when the interpreter would truncate."""
-        if DOT_MODE == "bf16_emulated":
-            return round_to_bf16(x)
-        else:
-            return x
-
-    @triton.jit
-    def tile_dot(a, b, acc, DOT_MODE: tl.constexpr):
-        """a @ b + acc, accumulated in fp32. "ieee": fp32 inputs at full precision (not TF32);
-        "native": a cast to b's dtype (fp16/bf16 tensor cores); "bf16_emulated": the same
-        rounding with fp32 products, for the interpreter, whose dot cannot multiply bf16."""
-        if DOT_MODE == "ieee":
-            return tl.dot(a, b, acc, input_precision="ieee")
-        elif DOT_MODE == "bf16_emulated":
-            return tl.dot(round_to_bf16(a.to(tl.float32)), b.to(tl.float32), acc, input_precision="ieee")
-        else:
-            return tl.dot(a.to(b.dtype), b, acc)
-
-    @triton.jit
-    def load_tile(base, offs_rows, offs_d, rows_in, stride_row, stride_d, HEAD_DIM: tl.constexpr):
-        """Rows ``offs_rows`` of a [seq, head_dim] matrix; zeros past ``rows_in`` and past head_dim
-        (tiles are padded to a power of two)."""
-        mask = rows_in[:, None] & (offs_d < HEAD_DIM)[None, :]
-        return tl.load(base + offs_rows[:, None] * stride_row + offs_d[None, :] * stride_d, mask=mask, other=0.0)
-
-    @triton.jit
-    def key_block_range(start_m, seq_q, seq_k, CAUSAL: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
-        """(full, end) for the query tile at ``start_m``: key blocks [0, full) are visible to every
-        row of the tile, [full, end) need masking (the seq_k edge, the bottom-right causal
-        diagonal), keys from ``end`` on are seen by none."""
-        shift = seq_k - seq_q
-        if CAUSAL:
-            end = tl.minimum(seq_k, start_m + BLOCK_M + shift)
-            full = tl.minimum(tl.maximum(start_m + shift + 1, 0) // BLOCK_N * BLOCK_N, seq_k // BLOCK_N * BLOCK_N)
-        else:
-            end = seq_k
-            full = seq_k // BLOCK_N * BLOCK_N
-        return full, end
-
-    @triton.jit
-    def hide_invisible(
-        s, offs_m, offs_n, n_in, kpm_base, mask_base, stride_kpm_n, stride_mask_m, stride_mask_n, seq_q, seq_k,
-        FILL: tl.constexpr, BOUNDARY: tl.constexpr, CAUSAL: tl.constexpr, HAS_KPM: tl.constexpr,
-        HAS_MASK: tl.constexpr,
-    ):  # fmt: skip
-        """``s`` [BLOCK_M, BLOCK_N] with FILL where query ``offs_m`` does not see key ``offs_n``:
-        past the keys or the causal diagonal (bottom-right; only BOUNDARY blocks can cross either),
-        outside the key padding mask, outside the general mask."""
-        if BOUNDARY:
-            visible = n_in[None, :]
-            if CAUSAL:
-                visible = visible & (offs_n[None, :] <= offs_m[:, None] + (seq_k - seq_q))
-            s = tl.where(visible, s, FILL)
-        if HAS_KPM:
-            keep = tl.load(kpm_base + offs_n * stride_kpm_n, mask=n_in, other=0)
-            s = tl.where(keep[None, :] != 0, s, FILL)
-        if HAS_MASK:
-            keep = tl.load(mask_base + offs_m[:, None] * stride_mask_m + offs_n[None, :] * stride_mask_n,
-                           mask=(offs_m < seq_q)[:, None] & n_in[None, :], other=0)  # fmt: skip
-            s = tl.where(keep != 0, s, FILL)
-        return s
+    def _lse_in_base_2(lse_ptrs, rows_in):
+        """The saved lse of the rows in base 2; +inf for rows out of range or with no visible key
+        (lse = -inf), so that P = exp2(S - lse) = 0 there."""
+        lse = tl.load(lse_ptrs, mask=rows_in, other=float("inf")) * LOG2E
+        return tl.where(lse == float("-inf"), float("inf"), lse)
 
     @triton.jit
     def attention_bwd_delta_kernel(
         out_ptr, dout_ptr, delta_ptr,
-        stride_ob, stride_oh, stride_om, stride_od, stride_db, stride_dh, stride_dm, stride_dd,
+        stride_ob, stride_oh, stride_om, stride_od,
+        stride_db, stride_dh, stride_dm, stride_dd,
         num_heads, seq_q,
         HEAD_DIM: tl.constexpr, HEAD_DIM_PAD: tl.constexpr, BLOCK_M: tl.constexpr,
     ):  # fmt: skip
@@ -114,57 +55,44 @@ if triton_mode.triton_available():
         b, h = bh // num_heads, bh % num_heads
         offs_m = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
         offs_d = tl.arange(0, HEAD_DIM_PAD)
-        mask = (offs_m < seq_q)[:, None] & (offs_d < HEAD_DIM)[None, :]
-        o = tl.load(
-            out_ptr
-            + b * stride_ob
-            + h * stride_oh
-            + offs_m[:, None] * stride_om
-            + offs_d[None, :] * stride_od,
-            mask=mask,
-            other=0.0,
+        m_in = offs_m < seq_q
+        o = load_tile(
+            out_ptr + b * stride_ob + h * stride_oh, offs_m, offs_d, m_in, stride_om, stride_od, HEAD_DIM
         )
-        do = tl.load(
-            dout_ptr
-            + b * stride_db
-            + h * stride_dh
-            + offs_m[:, None] * stride_dm
-            + offs_d[None, :] * stride_dd,
-            mask=mask,
-            other=0.0,
+        do = load_tile(
+            dout_ptr + b * stride_db + h * stride_dh, offs_m, offs_d, m_in, stride_dm, stride_dd, HEAD_DIM
         )
         delta = tl.sum(o.to(tl.float32) * do.to(tl.float32), 1)  # eq. (3)
-        tl.store(delta_ptr + bh * seq_q + offs_m, delta, mask=offs_m < seq_q)
+        tl.store(delta_ptr + bh * seq_q + offs_m, delta, mask=m_in)
 
     @triton.jit
     def _dkdv_query_blocks(
-        dk, dv, k, v, keep_n, q_base, do_base, lse_base, delta_base, mask_base,
-        stride_qm, stride_qd, stride_dm, stride_dd, stride_mask_m, stride_mask_n,
-        offs_n, offs_d, seq_q, seq_k, qk_scale, start, end,
-        CAUSAL_BLOCK: tl.constexpr, HAS_KPM: tl.constexpr, HAS_MASK: tl.constexpr, DOT_MODE: tl.constexpr,
-        HEAD_DIM: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
+        dk, dv, k, v,
+        q_base, do_base, lse_base, delta_base, kpm_base, mask_base,
+        stride_qm, stride_qd, stride_dm, stride_dd,
+        stride_kpm_n, stride_mask_m, stride_mask_n,
+        offs_n, n_in, offs_d,
+        seq_q, seq_k, qk_scale, start, end,
+        BOUNDARY: tl.constexpr, CAUSAL: tl.constexpr, HAS_KPM: tl.constexpr, HAS_MASK: tl.constexpr,
+        DOT_MODE: tl.constexpr, HEAD_DIM: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
     ):  # fmt: skip
         for start_m in range(start, end, BLOCK_M):
             offs_m = start_m + tl.arange(0, BLOCK_M)
             m_in = offs_m < seq_q
             q = load_tile(q_base, offs_m, offs_d, m_in, stride_qm, stride_qd, HEAD_DIM)
             do = load_tile(do_base, offs_m, offs_d, m_in, stride_dm, stride_dd, HEAD_DIM)
-            # lse in base 2; +inf for rows out of range or with no visible key, so that P = 0
-            lse = tl.load(lse_base + offs_m, mask=m_in, other=float("inf")) * 1.4426950408889634  # log2(e)
-            lse = tl.where(lse == float("-inf"), float("inf"), lse)
+            lse = _lse_in_base_2(lse_base + offs_m, m_in)
             # transposed tiles [BLOCK_N, BLOCK_M]: keys on rows, so dK and dV accumulate by row
             p_t = tl.math.exp2(
                 tile_dot(k, tl.trans(q), tl.zeros([BLOCK_N, BLOCK_M], tl.float32), DOT_MODE) * qk_scale
                 - lse[None, :]
             )
-            if CAUSAL_BLOCK:  # bottom-right: query i sees keys j <= i + seq_k - seq_q
-                p_t = tl.where(offs_n[:, None] <= offs_m[None, :] + (seq_k - seq_q), p_t, 0.0)
-            if HAS_KPM:
-                p_t = tl.where(keep_n[:, None], p_t, 0.0)
-            if HAS_MASK:
-                keep = tl.load(mask_base + offs_m[None, :] * stride_mask_m + offs_n[:, None] * stride_mask_n,
-                               mask=m_in[None, :] & (offs_n < seq_k)[:, None], other=0)  # fmt: skip
-                p_t = tl.where(keep != 0, p_t, 0.0)
+            p_t = hide_invisible(
+                p_t, offs_m, offs_n, n_in,
+                kpm_base, mask_base, stride_kpm_n, stride_mask_m, stride_mask_n,
+                seq_q, seq_k, 0.0,
+                BOUNDARY, CAUSAL, HAS_KPM, HAS_MASK, True,
+            )  # fmt: skip
             dv = tile_dot(p_t, do, dv, DOT_MODE)  # eq. (1)
             dp_t = tile_dot(v, tl.trans(do), tl.zeros([BLOCK_N, BLOCK_M], tl.float32), DOT_MODE)  # eq. (2)
             delta = tl.load(delta_base + offs_m, mask=m_in, other=0.0)
@@ -175,9 +103,12 @@ if triton_mode.triton_available():
     @triton.jit
     def attention_bwd_dkdv_kernel(
         q_ptr, k_ptr, v_ptr, do_ptr, lse_ptr, delta_ptr, kpm_ptr, mask_ptr, dk_ptr, dv_ptr,
-        stride_qb, stride_qh, stride_qm, stride_qd, stride_kb, stride_kh, stride_kn, stride_kd,
-        stride_vb, stride_vh, stride_vn, stride_vd, stride_db, stride_dh, stride_dm, stride_dd,
-        stride_kpm_b, stride_kpm_n, stride_mask_b, stride_mask_h, stride_mask_m, stride_mask_n,
+        stride_qb, stride_qh, stride_qm, stride_qd,
+        stride_kb, stride_kh, stride_kn, stride_kd,
+        stride_vb, stride_vh, stride_vn, stride_vd,
+        stride_db, stride_dh, stride_dm, stride_dd,
+        stride_kpm_b, stride_kpm_n,
+        stride_mask_b, stride_mask_h, stride_mask_m, stride_mask_n,
         num_kv_heads, group_size, seq_q, seq_k, scale, qk_scale,
         seq_q_class, seq_k_class,  # autotuning key only
         CAUSAL: tl.constexpr, HAS_KPM: tl.constexpr, HAS_MASK: tl.constexpr, DOT_MODE: tl.constexpr,
@@ -189,11 +120,12 @@ if triton_mode.triton_available():
         offs_n = start_n + tl.arange(0, BLOCK_N)
         offs_d = tl.arange(0, HEAD_DIM_PAD)
         n_in = offs_n < seq_k
-        k = load_tile(k_ptr + b * stride_kb + g * stride_kh, offs_n, offs_d, n_in, stride_kn, stride_kd, HEAD_DIM)
-        v = load_tile(v_ptr + b * stride_vb + g * stride_vh, offs_n, offs_d, n_in, stride_vn, stride_vd, HEAD_DIM)
-        keep_n = n_in
-        if HAS_KPM:
-            keep_n = tl.load(kpm_ptr + b * stride_kpm_b + offs_n * stride_kpm_n, mask=n_in, other=0) != 0
+        k = load_tile(
+            k_ptr + b * stride_kb + g * stride_kh, offs_n, offs_d, n_in, stride_kn, stride_kd, HEAD_DIM
+        )
+        v = load_tile(
+            v_ptr + b * stride_vb + g * stride_vh, offs_n, offs_d, n_in, stride_vn, stride_vd, HEAD_DIM
+        )
         dk = tl.zeros([BLOCK_N, HEAD_DIM_PAD], tl.float32)
         dv = tl.zeros([BLOCK_N, HEAD_DIM_PAD], tl.float32)
         # query blocks: rows i >= j - shift see key j; from m_full on they see the whole key block
@@ -205,23 +137,25 @@ if triton_mode.triton_available():
         else:
             start = 0
             full = 0
+        kpm_base = kpm_ptr + b * stride_kpm_b
         for head in range(g * group_size, (g + 1) * group_size):
             bh = b * num_kv_heads * group_size + head
             q_base = q_ptr + b * stride_qb + head * stride_qh
             do_base = do_ptr + b * stride_db + head * stride_dh
             mask_base = mask_ptr + b * stride_mask_b + head * stride_mask_h
-            dk, dv = _dkdv_query_blocks(  # the causal diagonal: query blocks [start, full)
-                dk, dv, k, v, keep_n, q_base, do_base, lse_ptr + bh * seq_q, delta_ptr + bh * seq_q, mask_base,
-                stride_qm, stride_qd, stride_dm, stride_dd, stride_mask_m, stride_mask_n,
-                offs_n, offs_d, seq_q, seq_k, qk_scale, start, full,
-                True, HAS_KPM, HAS_MASK, DOT_MODE, HEAD_DIM, BLOCK_M, BLOCK_N,
-            )  # fmt: skip
-            dk, dv = _dkdv_query_blocks(  # query blocks [full, end) that see every key of this block
-                dk, dv, k, v, keep_n, q_base, do_base, lse_ptr + bh * seq_q, delta_ptr + bh * seq_q, mask_base,
-                stride_qm, stride_qd, stride_dm, stride_dd, stride_mask_m, stride_mask_n,
-                offs_n, offs_d, seq_q, seq_k, qk_scale, full, end,
-                False, HAS_KPM, HAS_MASK, DOT_MODE, HEAD_DIM, BLOCK_M, BLOCK_N,
-            )  # fmt: skip
+            # query blocks [start, full) cross the causal diagonal (masked), [full, end) see every key
+            for whole in tl.static_range(2):
+                # fmt: off
+                dk, dv = _dkdv_query_blocks(
+                    dk, dv, k, v,
+                    q_base, do_base, lse_ptr + bh * seq_q, delta_ptr + bh * seq_q, kpm_base, mask_base,
+                    stride_qm, stride_qd, stride_dm, stride_dd,
+                    stride_kpm_n, stride_mask_m, stride_mask_n,
+                    offs_n, n_in, offs_d,
+                    seq_q, seq_k, qk_scale, full if whole else start, end if whole else full,
+                    whole == 0, CAUSAL, HAS_KPM, HAS_MASK, DOT_MODE, HEAD_DIM, BLOCK_M, BLOCK_N,
+                )
+                # fmt: on
         kv_mask = n_in[:, None] & (offs_d < HEAD_DIM)[None, :]
         dk_ptrs = dk_ptr + bg * seq_k * HEAD_DIM + offs_n[:, None] * HEAD_DIM + offs_d[None, :]  # contiguous
         tl.store(dk_ptrs, for_store(dk * scale, DOT_MODE).to(dk_ptr.dtype.element_ty), mask=kv_mask)
@@ -233,9 +167,12 @@ if triton_mode.triton_available():
 
     @triton.jit
     def _dq_key_blocks(
-        dq, q, do, lse, delta, k_base, v_base, kpm_base, mask_base,
-        stride_kn, stride_kd, stride_vn, stride_vd, stride_kpm_n, stride_mask_m, stride_mask_n,
-        offs_m, offs_d, seq_q, seq_k, qk_scale, start, end,
+        dq, q, do, lse, delta,
+        k_base, v_base, kpm_base, mask_base,
+        stride_kn, stride_kd, stride_vn, stride_vd,
+        stride_kpm_n, stride_mask_m, stride_mask_n,
+        offs_m, offs_d,
+        seq_q, seq_k, qk_scale, start, end,
         BOUNDARY: tl.constexpr, CAUSAL: tl.constexpr, HAS_KPM: tl.constexpr, HAS_MASK: tl.constexpr,
         DOT_MODE: tl.constexpr, HEAD_DIM: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
     ):  # fmt: skip
@@ -249,8 +186,10 @@ if triton_mode.triton_available():
                 - lse[:, None]
             )
             p = hide_invisible(
-                p, offs_m, offs_n, n_in, kpm_base, mask_base, stride_kpm_n, stride_mask_m, stride_mask_n,
-                seq_q, seq_k, 0.0, BOUNDARY, CAUSAL, HAS_KPM, HAS_MASK,
+                p, offs_m, offs_n, n_in,
+                kpm_base, mask_base, stride_kpm_n, stride_mask_m, stride_mask_n,
+                seq_q, seq_k, 0.0,
+                BOUNDARY, CAUSAL, HAS_KPM, HAS_MASK, False,
             )  # fmt: skip
             dp = tile_dot(do, tl.trans(v), tl.zeros([BLOCK_M, BLOCK_N], tl.float32), DOT_MODE)  # eq. (2)
             ds = p * (dp - delta[:, None])  # eq. (3)
@@ -260,9 +199,12 @@ if triton_mode.triton_available():
     @triton.jit
     def attention_bwd_dq_kernel(
         q_ptr, k_ptr, v_ptr, do_ptr, lse_ptr, delta_ptr, kpm_ptr, mask_ptr, dq_ptr,
-        stride_qb, stride_qh, stride_qm, stride_qd, stride_kb, stride_kh, stride_kn, stride_kd,
-        stride_vb, stride_vh, stride_vn, stride_vd, stride_db, stride_dh, stride_dm, stride_dd,
-        stride_kpm_b, stride_kpm_n, stride_mask_b, stride_mask_h, stride_mask_m, stride_mask_n,
+        stride_qb, stride_qh, stride_qm, stride_qd,
+        stride_kb, stride_kh, stride_kn, stride_kd,
+        stride_vb, stride_vh, stride_vn, stride_vd,
+        stride_db, stride_dh, stride_dm, stride_dd,
+        stride_kpm_b, stride_kpm_n,
+        stride_mask_b, stride_mask_h, stride_mask_m, stride_mask_n,
         num_heads, group_size, seq_q, seq_k, scale, qk_scale,
         seq_q_class, seq_k_class,  # autotuning key only
         CAUSAL: tl.constexpr, HAS_KPM: tl.constexpr, HAS_MASK: tl.constexpr, DOT_MODE: tl.constexpr,
@@ -275,12 +217,13 @@ if triton_mode.triton_available():
         offs_m = start_m + tl.arange(0, BLOCK_M)
         offs_d = tl.arange(0, HEAD_DIM_PAD)
         m_in = offs_m < seq_q
-        q = load_tile(q_ptr + b * stride_qb + h * stride_qh, offs_m, offs_d, m_in, stride_qm, stride_qd, HEAD_DIM)
-        do = load_tile(do_ptr + b * stride_db + h * stride_dh, offs_m, offs_d, m_in, stride_dm, stride_dd, HEAD_DIM)
-        lse = (
-            tl.load(lse_ptr + bh * seq_q + offs_m, mask=m_in, other=float("inf")) * 1.4426950408889634
-        )  # log2(e)
-        lse = tl.where(lse == float("-inf"), float("inf"), lse)  # rows with no visible key: P = 0
+        q = load_tile(
+            q_ptr + b * stride_qb + h * stride_qh, offs_m, offs_d, m_in, stride_qm, stride_qd, HEAD_DIM
+        )
+        do = load_tile(
+            do_ptr + b * stride_db + h * stride_dh, offs_m, offs_d, m_in, stride_dm, stride_dd, HEAD_DIM
+        )
+        lse = _lse_in_base_2(lse_ptr + bh * seq_q + offs_m, m_in)
         delta = tl.load(delta_ptr + bh * seq_q + offs_m, mask=m_in, other=0.0)
         full, end = key_block_range(start_m, seq_q, seq_k, CAUSAL, BLOCK_M, BLOCK_N)  # as in the forward
         dq = tl.zeros([BLOCK_M, HEAD_DIM_PAD], tl.float32)
@@ -288,18 +231,18 @@ if triton_mode.triton_available():
         v_base = v_ptr + b * stride_vb + g * stride_vh
         kpm_base = kpm_ptr + b * stride_kpm_b
         mask_base = mask_ptr + b * stride_mask_b + h * stride_mask_h
-        dq = _dq_key_blocks(  # key blocks [0, full): all visible
-            dq, q, do, lse, delta, k_base, v_base, kpm_base, mask_base,
-            stride_kn, stride_kd, stride_vn, stride_vd, stride_kpm_n, stride_mask_m, stride_mask_n,
-            offs_m, offs_d, seq_q, seq_k, qk_scale, 0, full,
-            False, CAUSAL, HAS_KPM, HAS_MASK, DOT_MODE, HEAD_DIM, BLOCK_M, BLOCK_N,
-        )  # fmt: skip
-        dq = _dq_key_blocks(  # key blocks [full, end): the last one and the causal diagonal
-            dq, q, do, lse, delta, k_base, v_base, kpm_base, mask_base,
-            stride_kn, stride_kd, stride_vn, stride_vd, stride_kpm_n, stride_mask_m, stride_mask_n,
-            offs_m, offs_d, seq_q, seq_k, qk_scale, full, end,
-            True, CAUSAL, HAS_KPM, HAS_MASK, DOT_MODE, HEAD_DIM, BLOCK_M, BLOCK_N,
-        )  # fmt: skip
+        for boundary in tl.static_range(2):  # key blocks [0, full): all visible; [full, end): masked
+            # fmt: off
+            dq = _dq_key_blocks(
+                dq, q, do, lse, delta,
+                k_base, v_base, kpm_base, mask_base,
+                stride_kn, stride_kd, stride_vn, stride_vd,
+                stride_kpm_n, stride_mask_m, stride_mask_n,
+                offs_m, offs_d,
+                seq_q, seq_k, qk_scale, full if boundary else 0, end if boundary else full,
+                boundary == 1, CAUSAL, HAS_KPM, HAS_MASK, DOT_MODE, HEAD_DIM, BLOCK_M, BLOCK_N,
+            )
+            # fmt: on
         dq_ptrs = dq_ptr + bh * seq_q * HEAD_DIM + offs_m[:, None] * HEAD_DIM + offs_d[None, :]  # contiguous
         row_mask = m_in[:, None] & (offs_d < HEAD_DIM)[None, :]
         tl.store(dq_ptrs, for_store(dq * scale, DOT_MODE).to(dq_ptr.dtype.element_ty), mask=row_mask)
@@ -307,8 +250,10 @@ if triton_mode.triton_available():
     def _configs():
         return [
             triton.Config({"BLOCK_M": bm, "BLOCK_N": bn}, num_warps=w, num_stages=s)
-            for bm, bn in ((32, 64), (64, 64), (64, 128), (128, 64), (128, 128)) for w in (4, 8) for s in (2, 3)
-        ]  # fmt: skip
+            for bm, bn in ((32, 64), (64, 64), (64, 128), (128, 64), (128, 128))
+            for w in (4, 8)
+            for s in (2, 3)
+        ]
 
     def _tile_words(config, head_dim_pad):
         """[BLOCK_M, BLOCK_N] x head_dim words per thread: the register pressure of one tile step."""
@@ -339,7 +284,7 @@ def flash_attention_backward(
 ):
     """dQ, dK, dV in q's dtype, written into ``grads`` (contiguous, e.g. NaN-poisoned by a test)
     or fresh tensors. Inputs are checked by ``attention.py``: q, out, grad_out [B, H, Nq, D];
-    k, v [B, Hkv, Nk, D]; lse [B, H, Nq] fp32 (natural log); masks None or uint8 views,
+    k, v [B, Hkv, Nk, D]; lse [B, H, Nq] fp32 (natural log); masks None or boolean,
     ``key_padding_mask`` [B, Nk], ``attn_mask`` expanded to [B, H, Nq, Nk]."""
     batch, num_heads, seq_q, head_dim = q.shape
     num_kv_heads, seq_k = k.shape[1], k.shape[2]
@@ -350,38 +295,36 @@ def flash_attention_backward(
         raise ValueError("grads must be contiguous tensors shaped like q, k, v")
     if q.numel() == 0 or k.numel() == 0:
         return dq.zero_(), dk.zero_(), dv.zero_()
-    head_dim_pad = max(16, triton.next_power_of_2(head_dim))
     delta = torch.empty((batch, num_heads, seq_q), device=q.device, dtype=torch.float32)
+    # fmt: off
     attention_bwd_delta_kernel[(triton.cdiv(seq_q, 64), batch * num_heads)](
-        out, grad_out, delta, *out.stride(), *grad_out.stride(), num_heads, seq_q,
-        HEAD_DIM=head_dim, HEAD_DIM_PAD=head_dim_pad, BLOCK_M=64,
-    )  # fmt: skip
-    kpm, kpm_strides = (
-        (key_padding_mask, key_padding_mask.stride()) if key_padding_mask is not None else (q, (0, 0))
+        out, grad_out, delta,
+        *out.stride(), *grad_out.stride(),
+        num_heads, seq_q,
+        HEAD_DIM=head_dim, HEAD_DIM_PAD=padded_head_dim(head_dim), BLOCK_M=64,
     )
-    mask, mask_strides = (attn_mask, attn_mask.stride()) if attn_mask is not None else (q, (0, 0, 0, 0))
+    # fmt: on
+    kpm, kpm_strides = optional_mask(key_padding_mask, 2, q)
+    mask, mask_strides = optional_mask(attn_mask, 4, q)
+    # the same for both kernels; between them, the heads that a program's index counts
     strides = (*q.stride(), *k.stride(), *v.stride(), *grad_out.stride(), *kpm_strides, *mask_strides)
     sizes = (
-        num_heads // num_kv_heads,
-        seq_q,
-        seq_k,
-        scale,
-        scale * LOG2E,
-        triton.next_power_of_2(seq_q),
-        triton.next_power_of_2(seq_k),
-    )
-    flags = {
-        "CAUSAL": causal, "HAS_KPM": key_padding_mask is not None, "HAS_MASK": attn_mask is not None,
-        "DOT_MODE": dot_mode(q.dtype), "HEAD_DIM": head_dim, "HEAD_DIM_PAD": head_dim_pad,
-    }  # fmt: skip
+        num_heads // num_kv_heads, seq_q, seq_k, scale, scale * LOG2E.value,
+        triton.next_power_of_2(seq_q), triton.next_power_of_2(seq_k),
+    )  # fmt: skip
+    flags = kernel_flags(q, causal, key_padding_mask, attn_mask)
     interpreted = triton_mode.interpreted()
     dkdv = attention_bwd_dkdv_kernel if interpreted else attention_bwd_dkdv_tuned
     dq_kernel = attention_bwd_dq_kernel if interpreted else attention_bwd_dq_tuned
     blocks = INTERPRETED_BLOCKS if interpreted else {}
+    # fmt: off
     dkdv[lambda meta: (triton.cdiv(seq_k, meta["BLOCK_N"]), batch * num_kv_heads)](
-        q, k, v, grad_out, lse, delta, kpm, mask, dk, dv, *strides, num_kv_heads, *sizes, **flags, **blocks,
-    )  # fmt: skip
+        q, k, v, grad_out, lse, delta, kpm, mask, dk, dv,
+        *strides, num_kv_heads, *sizes, **flags, **blocks,
+    )
     dq_kernel[lambda meta: (triton.cdiv(seq_q, meta["BLOCK_M"]), batch * num_heads)](
-        q, k, v, grad_out, lse, delta, kpm, mask, dq, *strides, num_heads, *sizes, **flags, **blocks,
-    )  # fmt: skip
+        q, k, v, grad_out, lse, delta, kpm, mask, dq,
+        *strides, num_heads, *sizes, **flags, **blocks,
+    )
+    # fmt: on
     return dq, dk, dv

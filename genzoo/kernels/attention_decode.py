@@ -18,8 +18,9 @@ with their log-sum-exps:
     FLOPs  = 4 * B * H * Nq * Nk * D
 
 Masks: causal (bottom-right aligned: query i sees keys j <= i + Nk - Nq) and a key padding mask
-[B, Nk]; rows that see no key give 0 and lse = -inf. ``attention.py`` chooses this kernel when
-``decode_kernel_applies`` and owns the input checks.
+[B, Nk]; rows that see no key give 0 and lse = -inf. The forward launcher
+(``attention_forward.py``) runs this kernel where ``decode_kernel_applies``; ``attention.py``
+owns the input checks.
 """
 
 from __future__ import annotations
@@ -27,31 +28,64 @@ from __future__ import annotations
 import torch
 
 from genzoo.kernels import triton_mode
-from genzoo.kernels.attention_backward import dot_mode
+from genzoo.kernels.attention_tiles import INTERPRETED_BLOCKS, dot_mode, optional_mask, padded_head_dim
 
 MAX_DECODE_QUERIES = 4  # seq_q up to this goes through split-KV when no general mask is given
 MAX_PACKED_ROWS = 128  # (q heads per kv head) * seq_q rows in one tile; more: the FA-2 kernel
-INTERPRETED_BLOCK_N = 16  # under the interpreter: one small fixed config, no autotuning
 MAX_SPLITS = 128
 
 if triton_mode.triton_available():
     import triton
     import triton.language as tl
 
-    from genzoo.kernels.attention_backward import for_store, load_tile, tile_dot
+    from genzoo.kernels.attention_tiles import (
+        LOG2E,
+        for_store,
+        load_tile,
+        log_sum_exp,
+        normalized,
+        online_softmax_step,
+        tile_dot,
+    )
 
     @triton.jit
     def flash_decoding_split_kernel(
-        q_ptr, k_ptr, v_ptr, kpm_ptr, part_out_ptr, part_lse_ptr,
-        stride_qb, stride_qh, stride_qm, stride_qd,
-        stride_kb, stride_kh, stride_kn, stride_kd,
-        stride_vb, stride_vh, stride_vn, stride_vd,
-        stride_kpm_b, stride_kpm_n,
-        num_kv_heads, group_size, seq_q, seq_k, chunk_size, num_splits, qk_scale,
+        q_ptr,
+        k_ptr,
+        v_ptr,
+        kpm_ptr,
+        part_out_ptr,
+        part_lse_ptr,
+        stride_qb,
+        stride_qh,
+        stride_qm,
+        stride_qd,
+        stride_kb,
+        stride_kh,
+        stride_kn,
+        stride_kd,
+        stride_vb,
+        stride_vh,
+        stride_vn,
+        stride_vd,
+        stride_kpm_b,
+        stride_kpm_n,
+        num_kv_heads,
+        group_size,
+        seq_q,
+        seq_k,
+        chunk_size,
+        num_splits,
+        qk_scale,
         seq_k_class,  # autotuning key only
-        CAUSAL: tl.constexpr, HAS_KPM: tl.constexpr, DOT_MODE: tl.constexpr,
-        HEAD_DIM: tl.constexpr, HEAD_DIM_PAD: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
-    ):  # fmt: skip
+        CAUSAL: tl.constexpr,
+        HAS_KPM: tl.constexpr,
+        DOT_MODE: tl.constexpr,
+        HEAD_DIM: tl.constexpr,
+        HEAD_DIM_PAD: tl.constexpr,
+        BLOCK_M: tl.constexpr,
+        BLOCK_N: tl.constexpr,
+    ):
         split = tl.program_id(0)
         bg = tl.program_id(1).to(tl.int64)
         b, g = bg // num_kv_heads, bg % num_kv_heads
@@ -87,29 +121,33 @@ if triton_mode.triton_available():
                 keep = tl.load(kpm_ptr + b * stride_kpm_b + offs_n * stride_kpm_n, mask=n_in, other=0)
                 visible = visible & (keep[None, :] != 0)
             qk = tl.where(visible, qk, float("-inf"))
-            m_new = tl.maximum(m_i, tl.max(qk, 1))
-            m_use = tl.where(m_new == float("-inf"), 0.0, m_new)  # a row that saw no key yet
-            p = tl.math.exp2(qk - m_use[:, None])
-            alpha = tl.math.exp2(m_i - m_use)
-            l_i = l_i * alpha + tl.sum(p, 1)
-            acc = tile_dot(p, v, acc * alpha[:, None], DOT_MODE)
-            m_i = m_new
+            acc, l_i, m_i = online_softmax_step(acc, l_i, m_i, qk, v, DOT_MODE)
 
         # partials: out_part [B, Hq, Nq, S, HEAD_DIM_PAD], lse_part [B, Hq, Nq, S] (fp32, base 2)
-        empty = l_i == 0.0
-        out = acc / tl.where(empty, 1.0, l_i)[:, None]
-        lse = tl.where(empty, float("-inf"), m_i + tl.math.log2(tl.where(empty, 1.0, l_i)))
+        out = normalized(acc, l_i)
+        lse = log_sum_exp(m_i, l_i, False)
         part_row = ((b * num_kv_heads * group_size + head) * seq_q + query) * num_splits + split
         tl.store(part_out_ptr + part_row[:, None] * HEAD_DIM_PAD + offs_d[None, :], out, mask=row_in[:, None])
         tl.store(part_lse_ptr + part_row, lse, mask=row_in)
 
     @triton.jit
     def flash_decoding_merge_kernel(
-        part_out_ptr, part_lse_ptr, out_ptr, lse_ptr,
-        stride_ob, stride_oh, stride_om, stride_od,
-        num_heads, seq_q, num_splits,
-        DOT_MODE: tl.constexpr, HEAD_DIM: tl.constexpr, HEAD_DIM_PAD: tl.constexpr, BLOCK_S: tl.constexpr,
-    ):  # fmt: skip
+        part_out_ptr,
+        part_lse_ptr,
+        out_ptr,
+        lse_ptr,
+        stride_ob,
+        stride_oh,
+        stride_om,
+        stride_od,
+        num_heads,
+        seq_q,
+        num_splits,
+        DOT_MODE: tl.constexpr,
+        HEAD_DIM: tl.constexpr,
+        HEAD_DIM_PAD: tl.constexpr,
+        BLOCK_S: tl.constexpr,
+    ):
         row = tl.program_id(0).to(tl.int64)  # (b * H + h) * seq_q + i
         b, h, i = row // (num_heads * seq_q), row // seq_q % num_heads, row % seq_q
         offs_s = tl.arange(0, BLOCK_S)
@@ -122,8 +160,9 @@ if triton_mode.triton_available():
         total = tl.sum(w, 0)
         parts = tl.load(
             part_out_ptr + (row * num_splits + offs_s)[:, None] * HEAD_DIM_PAD + offs_d[None, :],
-            mask=s_in[:, None], other=0.0,
-        )  # fmt: skip
+            mask=s_in[:, None],
+            other=0.0,
+        )
         out = tl.sum(parts * w[:, None], 0) / tl.where(total == 0.0, 1.0, total)
         out_row = out_ptr + b * stride_ob + h * stride_oh + i * stride_om
         tl.store(
@@ -131,24 +170,18 @@ if triton_mode.triton_available():
             for_store(out, DOT_MODE).to(out_ptr.dtype.element_ty),
             mask=offs_d < HEAD_DIM,
         )
-        # natural-log lse, as the FA-2 forward saves it for the backward pass
-        tl.store(
-            lse_ptr + row,
-            tl.where(
-                total == 0.0,
-                float("-inf"),
-                (m_use + tl.math.log2(tl.where(total == 0.0, 1.0, total))) * 0.6931471805599453,
-            ),
-        )
+        tl.store(lse_ptr + row, log_sum_exp(m_use, total, True))  # natural log, as the FA-2 forward saves it
 
     # memory bound: enough keys in flight per program, few warps; the key is the shape class
     flash_decoding_split_tuned = triton.autotune(
         configs=[
             triton.Config({"BLOCK_N": bn}, num_warps=w, num_stages=s)
-            for bn in (32, 64, 128) for w in (4, 8) for s in (2, 3, 4)
+            for bn in (32, 64, 128)
+            for w in (4, 8)
+            for s in (2, 3, 4)
         ],
         key=["seq_k_class", "HEAD_DIM_PAD", "BLOCK_M", "CAUSAL", "HAS_KPM"],
-    )(flash_decoding_split_kernel)  # fmt: skip
+    )(flash_decoding_split_kernel)
 
 CHUNK_MULTIPLE = 128  # every split but the last holds a multiple of the largest BLOCK_N
 
@@ -164,10 +197,8 @@ def split_plan(batch: int, num_kv_heads: int, seq_k: int, sms: int | None) -> tu
     programs, every chunk a multiple of the largest BLOCK_N. ``sms=None`` (the interpreter):
     up to 4 splits of 16-key blocks, so that small tests exercise the merge."""
     if sms is None:
-        chunk = max(
-            2 * INTERPRETED_BLOCK_N,
-            triton.cdiv(triton.cdiv(seq_k, 4), INTERPRETED_BLOCK_N) * INTERPRETED_BLOCK_N,
-        )
+        block = INTERPRETED_BLOCKS["BLOCK_N"]
+        chunk = max(2 * block, triton.cdiv(triton.cdiv(seq_k, 4), block) * block)
         return triton.cdiv(seq_k, chunk), chunk
     wanted = min(MAX_SPLITS, triton.cdiv(2 * sms, batch * num_kv_heads), triton.cdiv(seq_k, CHUNK_MULTIPLE))
     chunk = triton.cdiv(triton.cdiv(seq_k, max(wanted, 1)), CHUNK_MULTIPLE) * CHUNK_MULTIPLE
@@ -176,42 +207,62 @@ def split_plan(batch: int, num_kv_heads: int, seq_k: int, sms: int | None) -> tu
 
 def flash_decoding(q, k, v, key_padding_mask, causal, scale, out, lse):
     """Launch both passes. Inputs are checked by ``attention.py``: q [B, H, Nq, D], k and v
-    [B, Hkv, Nk, D] with any strides, ``key_padding_mask`` None or uint8 [B, Nk]; writes
+    [B, Hkv, Nk, D] with any strides, ``key_padding_mask`` None or boolean [B, Nk]; writes
     ``out`` [B, H, Nq, D] and ``lse`` [B, H, Nq] (fp32, natural log)."""
     batch, num_heads, seq_q, head_dim = q.shape
     num_kv_heads, seq_k = k.shape[1], k.shape[2]
     group_size = num_heads // num_kv_heads
-    head_dim_pad = max(16, triton.next_power_of_2(head_dim))
+    head_dim_pad = padded_head_dim(head_dim)
     block_m = max(16, triton.next_power_of_2(group_size * seq_q))
-    sms = (
-        None
-        if triton_mode.interpreted()
-        else torch.cuda.get_device_properties(q.device).multi_processor_count
-    )
+    interpreted = triton_mode.interpreted()
+    sms = None if interpreted else torch.cuda.get_device_properties(q.device).multi_processor_count
     num_splits, chunk = split_plan(batch, num_kv_heads, seq_k, sms)
     part_out = torch.empty(
         (batch, num_heads, seq_q, num_splits, head_dim_pad), device=q.device, dtype=torch.float32
     )
     part_lse = torch.empty((batch, num_heads, seq_q, num_splits), device=q.device, dtype=torch.float32)
-    kpm = key_padding_mask if key_padding_mask is not None else q
-    kpm_strides = key_padding_mask.stride() if key_padding_mask is not None else (0, 0)
-    args = (
-        q, k, v, kpm, part_out, part_lse, *q.stride(), *k.stride(), *v.stride(), *kpm_strides,
-        num_kv_heads, group_size, seq_q, seq_k, chunk, num_splits, scale * 1.4426950408889634,  # log2(e)
+    kpm, kpm_strides = optional_mask(key_padding_mask, 2, q)
+    split_kernel = flash_decoding_split_kernel if interpreted else flash_decoding_split_tuned
+    blocks = {"BLOCK_N": INTERPRETED_BLOCKS["BLOCK_N"]} if interpreted else {}
+    split_kernel[(num_splits, batch * num_kv_heads)](
+        q,
+        k,
+        v,
+        kpm,
+        part_out,
+        part_lse,
+        *q.stride(),
+        *k.stride(),
+        *v.stride(),
+        *kpm_strides,
+        num_kv_heads,
+        group_size,
+        seq_q,
+        seq_k,
+        chunk,
+        num_splits,
+        scale * LOG2E.value,
         triton.next_power_of_2(seq_k),
-    )  # fmt: skip
-    flags = {
-        "CAUSAL": causal, "HAS_KPM": key_padding_mask is not None, "DOT_MODE": dot_mode(q.dtype),
-        "HEAD_DIM": head_dim, "HEAD_DIM_PAD": head_dim_pad, "BLOCK_M": block_m,
-    }  # fmt: skip
-    grid = (num_splits, batch * num_kv_heads)
-    if triton_mode.interpreted():
-        flash_decoding_split_kernel[grid](*args, **flags, BLOCK_N=INTERPRETED_BLOCK_N)
-    else:
-        flash_decoding_split_tuned[grid](*args, **flags)
+        CAUSAL=causal,
+        HAS_KPM=key_padding_mask is not None,
+        DOT_MODE=dot_mode(q.dtype),
+        HEAD_DIM=head_dim,
+        HEAD_DIM_PAD=head_dim_pad,
+        BLOCK_M=block_m,
+        **blocks,
+    )
     flash_decoding_merge_kernel[(batch * num_heads * seq_q,)](
-        part_out, part_lse, out, lse, *out.stride(), num_heads, seq_q, num_splits,
-        DOT_MODE=dot_mode(q.dtype), HEAD_DIM=head_dim, HEAD_DIM_PAD=head_dim_pad,
+        part_out,
+        part_lse,
+        out,
+        lse,
+        *out.stride(),
+        num_heads,
+        seq_q,
+        num_splits,
+        DOT_MODE=dot_mode(q.dtype),
+        HEAD_DIM=head_dim,
+        HEAD_DIM_PAD=head_dim_pad,
         BLOCK_S=max(2, triton.next_power_of_2(num_splits)),
-    )  # fmt: skip
+    )
     return out, lse

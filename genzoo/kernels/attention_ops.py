@@ -167,8 +167,10 @@ def _gpu_grid(**extra) -> list[registry.Case]:
     """16k tokens per batch at every length (FlashAttention's benchmark grid); 2048 model width."""
     return [
         _case(b=16384 // n, h=2048 // d, nq=n, d=d, causal=causal, quick=(n == 8192 and d == 128), **extra)
-        for causal in (False, True) for d in (64, 128) for n in (512, 1024, 2048, 4096, 8192, 16384)
-    ]  # fmt: skip
+        for causal in (False, True)
+        for d in (64, 128)
+        for n in (512, 1024, 2048, 4096, 8192, 16384)
+    ]
 
 
 _TRITON = triton_mode.triton_available()

@@ -42,9 +42,14 @@ if triton_mode.triton_available():
 
     @triton.jit
     def group_offsets(
-        index, group, channels_per_group, num_channels, spatial_size,
-        X_CHANNELS_LAST: tl.constexpr, CHANNELS_LAST: tl.constexpr,
-    ):  # fmt: skip
+        index,
+        group,
+        channels_per_group,
+        num_channels,
+        spatial_size,
+        X_CHANNELS_LAST: tl.constexpr,
+        CHANNELS_LAST: tl.constexpr,
+    ):
         """Offsets from a sample's start of its group's elements, numbered by ``index`` in x's
         memory order, in a tensor laid out channels-last or not (NCHW)."""
         channel = group_channels(index, group, channels_per_group, spatial_size, X_CHANNELS_LAST)
@@ -73,11 +78,24 @@ if triton_mode.triton_available():
 
     @triton.jit
     def group_norm_silu_kernel(
-        x_ptr, weight_ptr, bias_ptr, out_ptr,
-        group_size, channels_per_group, num_channels, spatial_size, num_groups, eps,
-        HAS_WEIGHT: tl.constexpr, HAS_BIAS: tl.constexpr, SINGLE_BLOCK: tl.constexpr, ROUND_BF16: tl.constexpr,
-        X_CHANNELS_LAST: tl.constexpr, OUT_CHANNELS_LAST: tl.constexpr, BLOCK: tl.constexpr,
-    ):  # fmt: skip
+        x_ptr,
+        weight_ptr,
+        bias_ptr,
+        out_ptr,
+        group_size,
+        channels_per_group,
+        num_channels,
+        spatial_size,
+        num_groups,
+        eps,
+        HAS_WEIGHT: tl.constexpr,
+        HAS_BIAS: tl.constexpr,
+        SINGLE_BLOCK: tl.constexpr,
+        ROUND_BF16: tl.constexpr,
+        X_CHANNELS_LAST: tl.constexpr,
+        OUT_CHANNELS_LAST: tl.constexpr,
+        BLOCK: tl.constexpr,
+    ):
         # one program per (sample n, group g)
         row = tl.program_id(0)
         group = row % num_groups
@@ -87,8 +105,14 @@ if triton_mode.triton_available():
         if SINGLE_BLOCK:  # the whole group is in registers: exact two-pass statistics
             mask = offsets < group_size
             x_offsets = group_offsets(
-                offsets, group, channels_per_group, num_channels, spatial_size, X_CHANNELS_LAST, X_CHANNELS_LAST
-            )  # fmt: skip
+                offsets,
+                group,
+                channels_per_group,
+                num_channels,
+                spatial_size,
+                X_CHANNELS_LAST,
+                X_CHANNELS_LAST,
+            )
             x = tl.load(x_start + x_offsets, mask=mask).to(tl.float32)
             mean = tl.sum(x, axis=0) / group_size
             centered = tl.where(mask, x - mean, 0.0)
@@ -100,8 +124,14 @@ if triton_mode.triton_available():
                 index = start + offsets
                 mask = index < group_size
                 x_offsets = group_offsets(
-                    index, group, channels_per_group, num_channels, spatial_size, X_CHANNELS_LAST, X_CHANNELS_LAST
-                )  # fmt: skip
+                    index,
+                    group,
+                    channels_per_group,
+                    num_channels,
+                    spatial_size,
+                    X_CHANNELS_LAST,
+                    X_CHANNELS_LAST,
+                )
                 x = tl.load(x_start + x_offsets, mask=mask).to(tl.float32)
                 count_block = tl.minimum(group_size - start, BLOCK) * 1.0  # as fp32
                 mean_block = tl.sum(x, axis=0) / count_block
@@ -121,8 +151,14 @@ if triton_mode.triton_available():
                 y = centered * rstd
             else:
                 x_offsets = group_offsets(
-                    index, group, channels_per_group, num_channels, spatial_size, X_CHANNELS_LAST, X_CHANNELS_LAST
-                )  # fmt: skip
+                    index,
+                    group,
+                    channels_per_group,
+                    num_channels,
+                    spatial_size,
+                    X_CHANNELS_LAST,
+                    X_CHANNELS_LAST,
+                )
                 y = (tl.load(x_start + x_offsets, mask=mask).to(tl.float32) - mean) * rstd
             if HAS_WEIGHT or HAS_BIAS:
                 channel = group_channels(index, group, channels_per_group, spatial_size, X_CHANNELS_LAST)
@@ -134,8 +170,14 @@ if triton_mode.triton_available():
             if ROUND_BF16:
                 y = round_to_bf16(y)
             out_offsets = group_offsets(
-                index, group, channels_per_group, num_channels, spatial_size, X_CHANNELS_LAST, OUT_CHANNELS_LAST
-            )  # fmt: skip
+                index,
+                group,
+                channels_per_group,
+                num_channels,
+                spatial_size,
+                X_CHANNELS_LAST,
+                OUT_CHANNELS_LAST,
+            )
             tl.store(out_ptr + sample_start + out_offsets, y.to(out_ptr.dtype.element_ty), mask=mask)
 
 
@@ -187,13 +229,25 @@ def group_norm_silu_triton(x, num_groups, weight=None, bias=None, eps=1e-5, *, o
     single_block = group_size <= MAX_SINGLE_BLOCK
     block = triton.next_power_of_2(group_size) if single_block else LOOP_BLOCK
     group_norm_silu_kernel[(batch * num_groups,)](
-        x, x if weight is None else weight, x if bias is None else bias, out,
-        group_size, channels // num_groups, channels, spatial_size, num_groups, eps,
-        HAS_WEIGHT=weight is not None, HAS_BIAS=bias is not None, SINGLE_BLOCK=single_block,
-        ROUND_BF16=bf16_rounding.needs_rounding(out.dtype), X_CHANNELS_LAST=x_channels_last,
-        OUT_CHANNELS_LAST=out_channels_last, BLOCK=block,
+        x,
+        x if weight is None else weight,
+        x if bias is None else bias,
+        out,
+        group_size,
+        channels // num_groups,
+        channels,
+        spatial_size,
+        num_groups,
+        eps,
+        HAS_WEIGHT=weight is not None,
+        HAS_BIAS=bias is not None,
+        SINGLE_BLOCK=single_block,
+        ROUND_BF16=bf16_rounding.needs_rounding(out.dtype),
+        X_CHANNELS_LAST=x_channels_last,
+        OUT_CHANNELS_LAST=out_channels_last,
+        BLOCK=block,
         num_warps=8 if block >= 2048 else 4,
-    )  # fmt: skip
+    )
     return out
 
 
@@ -236,7 +290,11 @@ def _well_conditioned(x: torch.Tensor, groups: int) -> bool:
 
 
 def _case(shape, num_groups, quick=False, **extra):
-    label = "x".join(map(str, shape)) + f" G={num_groups}" + (" channels-last" if extra.get("channels_last") else "")
+    label = (
+        "x".join(map(str, shape))
+        + f" G={num_groups}"
+        + (" channels-last" if extra.get("channels_last") else "")
+    )
     return registry.Case(label, dict(shape=shape, num_groups=num_groups, **extra), quick=quick)
 
 

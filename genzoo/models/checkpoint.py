@@ -21,8 +21,8 @@ from torch import nn
 
 import genzoo
 from genzoo import storage
-from genzoo.models import protocol, training
 from genzoo.harness.timing import default_device
+from genzoo.models import protocol, training
 
 FORMAT_VERSION = 1
 
@@ -104,10 +104,16 @@ def load(
     model = protocol.get(family).build(config)
     model.load_state_dict(stored["state_dict"])
     return Trained(
-        family=family, preset=preset, config=config, model=model.to(device).eval(), data_sha256=data_sha256,
-        metrics=stored["metrics"], log=training.TrainingLog.from_dict(stored["log"]), path=Path(path),
+        family=family,
+        preset=preset,
+        config=config,
+        model=model.to(device).eval(),
+        data_sha256=data_sha256,
+        metrics=stored["metrics"],
+        log=training.TrainingLog.from_dict(stored["log"]),
+        path=Path(path),
         trained_now=False,
-    )  # fmt: skip
+    )
 
 
 def ensure_trained_seeds(

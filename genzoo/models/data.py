@@ -29,8 +29,15 @@ MNIST_HELD_OUT_PER_CLASS = 50
 
 # held-out modules: varied styles (data structures, text, numbers, I/O, a package)
 CODE_VALIDATION_MODULES = (
-    "heapq.py", "textwrap.py", "fractions.py", "csv.py", "difflib.py", "json/", "shlex.py", "bisect.py",
-)  # fmt: skip
+    "heapq.py",
+    "textwrap.py",
+    "fractions.py",
+    "csv.py",
+    "difflib.py",
+    "json/",
+    "shlex.py",
+    "bisect.py",
+)
 # tests are excluded (huge, repetitive); GUI toolkits and the 2-to-3 fixers are not the stdlib's style
 CODE_EXCLUDED_DIRS = ("test", "tests", "site-packages", "idlelib", "lib2to3", "tkinter", "turtledemo")
 

@@ -27,17 +27,12 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from diffusers import UNet2DModel
-from diffusers.models.attention_processor import Attention
 from torch import nn
 
+from genzoo.integrations import diffusers_attention
 from genzoo.models import data as datasets
 from genzoo.models import diffusion_sampling, previews, protocol, training
 from genzoo.models.fused_group_norm import fuse_group_norm_silu
-
-try:  # genzoo's attention processor (registers the registry op "attention")
-    from genzoo.integrations import diffusers_attention
-except ImportError:  # not installed: diffusers' own processor
-    diffusers_attention = None
 
 NUM_CLASSES = 10
 NULL_CLASS = NUM_CLASSES  # the "no class" label of classifier-free guidance
@@ -128,7 +123,7 @@ class ClassConditionalUNet(nn.Module):
             num_class_embeds=NUM_CLASSES + 1,
         )
         fuse_group_norm_silu(self.unet)
-        use_genzoo_attention(self.unet)
+        diffusers_attention.use_genzoo_attention(self.unet)  # the registry op "attention"
         self.ema_unet = copy.deepcopy(self.unet).requires_grad_(False)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor | int, labels: torch.Tensor) -> torch.Tensor:
@@ -140,18 +135,6 @@ class ClassConditionalUNet(nn.Module):
         the first steps' random weights fade quickly."""
         decay = min(self.config.ema_decay, (1 + step) / (10 + step))
         torch._foreach_lerp_(list(self.ema_unet.parameters()), list(self.unet.parameters()), 1 - decay)
-
-
-def use_genzoo_attention(unet: UNet2DModel) -> None:
-    """Give every attention block genzoo's diffusers processor (registry op ``attention``); where
-    that integration is not installed, diffusers' default processor stays. (UNet2DModel has no
-    ``set_attn_processor``: each ``Attention`` module takes the processor itself.)"""
-    if diffusers_attention is None:
-        return
-    processor = diffusers_attention.GenzooAttnProcessor()  # stateless: one serves every block
-    for module in unet.modules():
-        if isinstance(module, Attention):
-            module.set_processor(processor)
 
 
 def build(config: DiffusionConfig) -> ClassConditionalUNet:
@@ -226,9 +209,15 @@ def sample(
         protocol.dtype_of(model)
     )
     x = diffusion_sampling.denoise(
-        model, x * scheduler.init_noise_sigma, labels, NULL_CLASS, scheduler, generator,
-        guidance_scale=guidance_scale, eta=eta,
-    )  # fmt: skip
+        model,
+        x * scheduler.init_noise_sigma,
+        labels,
+        NULL_CLASS,
+        scheduler,
+        generator,
+        guidance_scale=guidance_scale,
+        eta=eta,
+    )
     return ((x.float() + 1) / 2).clamp(0, 1)
 
 
@@ -268,7 +257,11 @@ def sweep_plan(preset: str) -> protocol.SweepPlan:
     reference = dict(sampler="ddim", steps=50, guidance_scale=2.0, eta=0.0)
     variants = [dict(reference, sampler="ddpm", steps=knobs["ddpm_steps"])]
     variants += [dict(reference, steps=steps) for steps in knobs["ddim_steps"]]
-    variants += [dict(reference, guidance_scale=w) for w in knobs["guidance_scales"] if w != reference["guidance_scale"]]
+    variants += [
+        dict(reference, guidance_scale=w)
+        for w in knobs["guidance_scales"]
+        if w != reference["guidance_scale"]
+    ]
     return protocol.SweepPlan(reference, tuple(variants), dict(reference, steps=min(knobs["ddim_steps"])))
 
 
@@ -282,7 +275,9 @@ FAMILY = protocol.Family(
         # errors that DDPM's fresh noise washes out, most under guidance (results/ grids)
         protocol.Knob("sampler", diffusion_sampling.SAMPLERS, "ddpm"),
         protocol.Knob("steps", diffusion_sampling.INFERENCE_STEPS, 50),  # UNet calls, x2 with guidance
-        protocol.Knob("guidance_scale", (1.0, 2.0, 4.0), 2.0),  # classifier-free w; 1 skips the unconditional pass
+        protocol.Knob(
+            "guidance_scale", (1.0, 2.0, 4.0), 2.0
+        ),  # classifier-free w; 1 skips the unconditional pass
         protocol.Knob("eta", (0.0, 1.0), 0.0),  # DDIM's noise: 0 deterministic, 1 DDPM-like
     ),
     ops=("ddpm_step", "ddim_step", "group_norm_silu", "attention"),
@@ -292,7 +287,9 @@ FAMILY = protocol.Family(
     sample=sample,
     evaluate=evaluate,
     write_preview=write_preview,
-    headline=protocol.Headline("fid", "lower", window=0.10),  # FID of a few dozen samples moves a few % with the seed
+    headline=protocol.Headline(
+        "fid", "lower", window=0.10
+    ),  # FID of a few dozen samples moves a few % with the seed
     sweep_plan=sweep_plan,
     benchmark_cases={
         "cpu": (dict(n=2, sampler="ddim", steps=10, guidance_scale=2.0),),

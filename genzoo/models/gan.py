@@ -24,8 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genzoo.models import data as datasets
 from genzoo.measurement import Measurement
+from genzoo.models import data as datasets
 from genzoo.models import previews, protocol, training
 
 NUM_CLASSES = 10
@@ -207,13 +207,35 @@ def seed_spread(trained: list, context) -> list[Measurement]:
         images = sample(run.model, context.settings.quality_samples, 1000)
         fid = quality.evaluate_images(images, context.image_reference).metrics["fid"]
         fids.append(fid)
-        rows.append(Measurement("quality", "gan", "eager", "float32", f"seed={run.config.seed}", "fid", fid, "",
-                                better="lower", samples=context.settings.quality_samples, seeds="1000",
-                                knobs=(("train_seed", run.config.seed),), note="one training seed"))  # fmt: skip
+        rows.append(
+            Measurement(
+                "quality",
+                "gan",
+                "eager",
+                "float32",
+                f"seed={run.config.seed}",
+                "fid",
+                fid,
+                "",
+                better="lower",
+                samples=context.settings.quality_samples,
+                seeds="1000",
+                knobs=(("train_seed", run.config.seed),),
+                note="one training seed",
+            )
+        )
     if len(trained) < 2:
         return rows
-    common = dict(kind="quality", subject="gan", backend="eager", dtype="float32", case=f"seeds={len(trained)}",
-                  unit="", better="lower", seeds=",".join(str(run.config.seed) for run in trained))  # fmt: skip
+    common = dict(
+        kind="quality",
+        subject="gan",
+        backend="eager",
+        dtype="float32",
+        case=f"seeds={len(trained)}",
+        unit="",
+        better="lower",
+        seeds=",".join(str(run.config.seed) for run in trained),
+    )
     fid_spread = quality.spread(fids, "fid")
     curves = quality.loss_curve_spread([run.log.losses["g_loss"] for run in trained])
     return rows + [

@@ -8,7 +8,7 @@ the model's forward with or without a KV cache (``DynamicCache``), sampling with
 
 Attention goes through transformers' ``AttentionInterface`` as ``attn_implementation="genzoo"``
 (genzoo.integrations.transformers_attention: registry op ``attention``, so ``kernels.use``
-selects its backend); where that integration is not installed, transformers' own ``sdpa``.
+selects its backend).
 """
 
 from __future__ import annotations
@@ -22,13 +22,9 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import DynamicCache, GPT2Config, GPT2LMHeadModel
 
+from genzoo.integrations import transformers_attention
 from genzoo.models import data as datasets
 from genzoo.models import previews, protocol, training
-
-try:  # registers attn_implementation="genzoo" and the registry op "attention"
-    from genzoo.integrations import transformers_attention
-except ImportError:  # not installed: transformers' own attention
-    transformers_attention = None
 
 VOCAB_SIZE = 256  # bytes
 DEFAULT_PROMPT = b"def "
@@ -74,12 +70,6 @@ PRESETS = {
 }
 
 
-def attention_implementation() -> str:
-    """``"genzoo"`` (the registry's attention op) when its transformers integration is
-    installed, else transformers' default, ``"sdpa"``."""
-    return "sdpa" if transformers_attention is None else transformers_attention.ATTN_IMPLEMENTATION
-
-
 class ByteGPT(nn.Module):
     """GPT-2 over bytes: ``forward(tokens [B, N]) -> logits [B, N, 256]``."""
 
@@ -100,7 +90,7 @@ class ByteGPT(nn.Module):
             eos_token_id=None,
         )
         self.gpt2 = GPT2LMHeadModel(gpt2_config)
-        self.gpt2.set_attn_implementation(attention_implementation())
+        self.gpt2.set_attn_implementation(transformers_attention.ATTN_IMPLEMENTATION)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         return self.gpt2(tokens, use_cache=False).logits
@@ -223,8 +213,12 @@ FAMILY = protocol.Family(
     presets=PRESETS,
     knobs=(
         protocol.Knob("n", (1, 8, 32), 8),  # sequences generated at once (the batch size)
-        protocol.Knob("use_cache", (True, False), True),  # KV cache: one new byte per forward, or the whole sequence
-        protocol.Knob("new_tokens", (32, 96), 96),  # bytes generated per sequence; prompt and these fit the context
+        protocol.Knob(
+            "use_cache", (True, False), True
+        ),  # KV cache: one new byte per forward, or the whole sequence
+        protocol.Knob(
+            "new_tokens", (32, 96), 96
+        ),  # bytes generated per sequence; prompt and these fit the context
     ),
     ops=("attention",),
     load_data=datasets.load_code_corpus,
@@ -233,7 +227,9 @@ FAMILY = protocol.Family(
     sample=sample,
     evaluate=evaluate,
     write_preview=write_preview,
-    headline=protocol.Headline("bits_per_byte", "lower", window=0.005, evaluation_key="val_bits_per_byte"),  # held-out windows: deterministic
+    headline=protocol.Headline(
+        "bits_per_byte", "lower", window=0.005, evaluation_key="val_bits_per_byte"
+    ),  # held-out windows: deterministic
     sweep_plan=sweep_plan,
     benchmark_cases={
         "cpu": (dict(n=4, new_tokens=16, use_cache=True), dict(n=4, new_tokens=16, use_cache=False)),

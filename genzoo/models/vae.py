@@ -22,8 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genzoo.models import data as datasets
 from genzoo.measurement import Measurement
+from genzoo.models import data as datasets
 from genzoo.models import previews, protocol, training
 from genzoo.models.fused_group_norm import GroupNormSiLU
 
@@ -192,20 +192,44 @@ def elbo_and_latent_paths(trained: list, context) -> list[Measurement]:
 
     run = trained[0]
     common = dict(kind="quality", subject="vae", backend="eager", dtype="float32", case="held-out", unit="")
-    rows = [Measurement(metric="elbo", value=run.metrics["test_elbo"], better="higher",
-                        note="nats per image, held-out", **common)]  # fmt: skip
+    rows = [
+        Measurement(
+            metric="elbo",
+            value=run.metrics["test_elbo"],
+            better="higher",
+            note="nats per image, held-out",
+            **common,
+        )
+    ]
     model = run.model
     device = protocol.device_of(model)
-    z = torch.randn(2, 8, model.config.latent_dim, generator=torch.Generator(device=device).manual_seed(0), device=device)
+    z = torch.randn(
+        2, 8, model.config.latent_dim, generator=torch.Generator(device=device).manual_seed(0), device=device
+    )
     with torch.no_grad():
         smooth = quality.latent_smoothness(
-            model.decode, z[0], z[1], features=lambda images: extract_features(context.image_reference.trained.net, images)
+            model.decode,
+            z[0],
+            z[1],
+            features=lambda images: extract_features(context.image_reference.trained.net, images),
         )
     return rows + [
-        Measurement(metric="latent_path_ratio", value=smooth.path_ratio, samples=8, seeds="0",
-                    note="1 = straight path in feature space", **common),  # fmt: skip
-        Measurement(metric="latent_jump_ratio", value=smooth.jump_ratio, samples=8, seeds="0",
-                    note="largest step / mean step", **common),  # fmt: skip
+        Measurement(
+            metric="latent_path_ratio",
+            value=smooth.path_ratio,
+            samples=8,
+            seeds="0",
+            note="1 = straight path in feature space",
+            **common,
+        ),
+        Measurement(
+            metric="latent_jump_ratio",
+            value=smooth.jump_ratio,
+            samples=8,
+            seeds="0",
+            note="largest step / mean step",
+            **common,
+        ),
     ]
 
 
@@ -226,5 +250,9 @@ FAMILY = protocol.Family(
     benchmark_cases={"cpu": (dict(n=16),), "cuda": (dict(n=256),)},
     extra_measurements=elbo_and_latent_paths,
     claims=(protocol.Claim("VAEs: smooth but blurry", ("smooth", "blurriest")),),
-    evaluation_better={"test_elbo": "higher", "test_reconstruction_nll": "lower", "test_reconstruction_mse": "lower"},
+    evaluation_better={
+        "test_elbo": "higher",
+        "test_reconstruction_nll": "lower",
+        "test_reconstruction_mse": "lower",
+    },
 )

@@ -59,9 +59,11 @@ def frechet_distance(features_a: torch.Tensor, features_b: torch.Tensor) -> floa
     features_b = check_features("features_b", features_b, min_count=2).detach().double().cpu()
     check_same_width("features_a", features_a, "features_b", features_b)
     return gaussian_frechet_distance(
-        features_a.mean(0), torch.cov(features_a.T, correction=1).reshape(features_a.shape[1], -1),
-        features_b.mean(0), torch.cov(features_b.T, correction=1).reshape(features_b.shape[1], -1),
-    )  # fmt: skip
+        features_a.mean(0),
+        torch.cov(features_a.T, correction=1).reshape(features_a.shape[1], -1),
+        features_b.mean(0),
+        torch.cov(features_b.T, correction=1).reshape(features_b.shape[1], -1),
+    )
 
 
 def polynomial_mmd2(features_a: torch.Tensor, features_b: torch.Tensor) -> float:
@@ -91,7 +93,9 @@ class FeatureVectors(nn.Module):
         return features.double()
 
 
-def _checked(name: str, features: object, metric: FrechetInceptionDistance | KernelInceptionDistance) -> torch.Tensor:
+def _checked(
+    name: str, features: object, metric: FrechetInceptionDistance | KernelInceptionDistance
+) -> torch.Tensor:
     features = check_features(name, features, min_count=2)
     width = metric.inception.num_features
     if features.shape[1] != width:
@@ -102,7 +106,9 @@ def _checked(name: str, features: object, metric: FrechetInceptionDistance | Ker
 def fid_metric(real_features: torch.Tensor) -> FrechetInceptionDistance:
     """torchmetrics' FID, its real statistics accumulated from ``real_features`` [N >= 2, width]."""
     real_features = check_features("real_features", real_features, min_count=2)
-    metric = FrechetInceptionDistance(feature=FeatureVectors(real_features.shape[1]), reset_real_features=False)
+    metric = FrechetInceptionDistance(
+        feature=FeatureVectors(real_features.shape[1]), reset_real_features=False
+    )
     metric.to(real_features.device).update(real_features, real=True)
     return metric
 
@@ -123,15 +129,20 @@ def kid_metric(real_features: torch.Tensor, subsets: int, subset_size: int) -> K
     with warnings.catch_warnings():  # "will save all extracted features": a few MB here
         warnings.filterwarnings("ignore", message=".*save all extracted features.*")
         metric = KernelInceptionDistance(
-            feature=FeatureVectors(real_features.shape[1]), subsets=subsets, subset_size=subset_size,
-            degree=KID_DEGREE, reset_real_features=False,
-        )  # fmt: skip
+            feature=FeatureVectors(real_features.shape[1]),
+            subsets=subsets,
+            subset_size=subset_size,
+            degree=KID_DEGREE,
+            reset_real_features=False,
+        )
     metric.to(real_features.device).update(real_features, real=True)
     return metric
 
 
 @torch.no_grad()
-def feature_kid(metric: KernelInceptionDistance, generated: torch.Tensor, seed: int = 0) -> tuple[float, float]:
+def feature_kid(
+    metric: KernelInceptionDistance, generated: torch.Tensor, seed: int = 0
+) -> tuple[float, float]:
     """(mean, std) of KID over the metric's subsets, for the generated set's features [N >= 2, width].
 
     The subsets are drawn with ``torch.randperm`` from a seeded, forked RNG: the same inputs give

@@ -133,17 +133,35 @@ class ImageQualityReport:
 # which way each metric of ``ImageQualityReference.metrics`` is better; "" where the real digits'
 # value is the target rather than a direction (KID's spread, high-frequency energy, sharpness)
 BETTER = {
-    "fid": "lower", "kid_mean": "lower", "kid_std": "", "precision": "higher", "recall": "higher",
-    "density": "higher", "coverage": "higher", "classifier_score": "higher", "class_entropy_ratio": "higher",
-    "class_tv_from_uniform": "lower", "missing_classes": "lower", "mean_confidence": "higher",
-    "hf_fraction": "", "sharpness_ratio": "",
-}  # fmt: skip
+    "fid": "lower",
+    "kid_mean": "lower",
+    "kid_std": "",
+    "precision": "higher",
+    "recall": "higher",
+    "density": "higher",
+    "coverage": "higher",
+    "classifier_score": "higher",
+    "class_entropy_ratio": "higher",
+    "class_tv_from_uniform": "lower",
+    "missing_classes": "lower",
+    "mean_confidence": "higher",
+    "hf_fraction": "",
+    "sharpness_ratio": "",
+}
 
 
 def _rows(values: dict[str, float], samples: int, note: str, **key: str) -> list[Measurement]:
     return [
-        Measurement(kind="quality", metric=name, value=value, unit="", better=BETTER[name], samples=samples,
-                    note=note, **key)  # fmt: skip
+        Measurement(
+            kind="quality",
+            metric=name,
+            value=value,
+            unit="",
+            better=BETTER[name],
+            samples=samples,
+            note=note,
+            **key,
+        )
         for name, value in values.items()
     ]
 
@@ -170,8 +188,22 @@ def evaluate_images(
     real_anchor, noise_anchor = reference.anchors(samples)
     real_count = anchors.real_anchor_images(reference.mnist, samples).shape[0]
     rows = _rows(metrics, samples, "vs MNIST train", subject=subject, backend=backend, dtype=dtype, case=case)
-    rows += _rows(real_anchor, real_count, "held-out real vs MNIST train", subject=anchors.REAL_ANCHOR,
-                  backend="-", dtype="-", case=f"n={real_count}")  # fmt: skip
-    rows += _rows(noise_anchor, samples, "uniform noise vs MNIST train", subject=anchors.NOISE_ANCHOR,
-                  backend="-", dtype="-", case=f"n={samples}")  # fmt: skip
+    rows += _rows(
+        real_anchor,
+        real_count,
+        "held-out real vs MNIST train",
+        subject=anchors.REAL_ANCHOR,
+        backend="-",
+        dtype="-",
+        case=f"n={real_count}",
+    )
+    rows += _rows(
+        noise_anchor,
+        samples,
+        "uniform noise vs MNIST train",
+        subject=anchors.NOISE_ANCHOR,
+        backend="-",
+        dtype="-",
+        case=f"n={samples}",
+    )
     return ImageQualityReport(metrics, real_anchor, noise_anchor, tuple(rows), samples)

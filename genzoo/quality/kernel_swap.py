@@ -94,11 +94,17 @@ def kernel_swap_rows(
     }
     rows = [
         Measurement(
-            metric="output_max_abs_diff", value=outputs.max_abs, better="lower", note="vs eager, same seeds",
+            metric="output_max_abs_diff",
+            value=outputs.max_abs,
+            better="lower",
+            note="vs eager, same seeds",
             **common,
         ),
         Measurement(
-            metric="output_rel_l2_diff", value=outputs.relative_l2, better="lower", note="vs eager, same seeds",
+            metric="output_rel_l2_diff",
+            value=outputs.relative_l2,
+            better="lower",
+            note="vs eager, same seeds",
             **common,
         ),
     ]
@@ -108,7 +114,11 @@ def kernel_swap_rows(
         note = f"{metric_name}: eager {metric.eager:.6g}, {backend} {metric.backend:.6g}"
         rows.append(
             Measurement(
-                metric=f"{metric_name}_delta", value=metric.delta, quality_change=metric.relative, note=note, **common
+                metric=f"{metric_name}_delta",
+                value=metric.delta,
+                quality_change=metric.relative,
+                note=note,
+                **common,
             )
         )
     return rows

@@ -26,9 +26,20 @@ from genzoo.report.tables import (
     family_tables,
     goal_tables,
     op_tables,
-)  # fmt: skip
+)
 
 __all__ = [
-    "Report", "ReportFiles", "Sample", "Table", "build_report", "ceiling_tables", "cross_family_tables",
-    "environment_table", "family_tables", "goal_tables", "op_tables", "save_report", "write_report",
-]  # fmt: skip
+    "Report",
+    "ReportFiles",
+    "Sample",
+    "Table",
+    "build_report",
+    "ceiling_tables",
+    "cross_family_tables",
+    "environment_table",
+    "family_tables",
+    "goal_tables",
+    "op_tables",
+    "save_report",
+    "write_report",
+]

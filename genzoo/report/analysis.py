@@ -16,8 +16,17 @@ from genzoo.results import is_throughput_metric, metric_direction, speed_exclusi
 
 MODEL_KINDS = ("model", "sweep", "quality", "training")
 PAIR_KEYS = ["subject", "backend", "dtype", "case", "machine"]
-PAIR_COLUMNS = [*PAIR_KEYS, "speed", "speed_unit", "quality", "quality_better", "excluded",
-                "family", "speed_metric", "quality_metric"]  # fmt: skip
+PAIR_COLUMNS = [
+    *PAIR_KEYS,
+    "speed",
+    "speed_unit",
+    "quality",
+    "quality_better",
+    "excluded",
+    "family",
+    "speed_metric",
+    "quality_metric",
+]
 
 
 def op_latency_rows(frame: pd.DataFrame) -> pd.DataFrame:

@@ -85,9 +85,11 @@ def build_report(sources: Sequence[Path]) -> Report:
                 for p in directory.sample_files()
             ]
     other_tables = [
-        *tables.goal_tables(frame), *tables.ceiling_tables(frame),
-        *tables.cross_family_tables(frame), *tables.family_tables(frame),
-    ]  # fmt: skip
+        *tables.goal_tables(frame),
+        *tables.ceiling_tables(frame),
+        *tables.cross_family_tables(frame),
+        *tables.family_tables(frame),
+    ]
     return Report(
         sources=tuple(str(s) for s in sources),
         findings=[*findings.findings(frame), *claims.claims(frame)],

@@ -50,8 +50,12 @@ class Evidence:
     def value(self, family: str, metric: str, case: str | None = None) -> float | None:
         """An eager float32 row's value of ``family`` (at ``case``, where given), if measured."""
         rows = self.rows
-        rows = rows[(rows["subject"] == family) & (rows["metric"] == metric)
-                    & (rows["backend"] == "eager") & (rows["dtype"] == "float32")]  # fmt: skip
+        rows = rows[
+            (rows["subject"] == family)
+            & (rows["metric"] == metric)
+            & (rows["backend"] == "eager")
+            & (rows["dtype"] == "float32")
+        ]
         if case is not None:
             rows = rows[rows["case"] == case]
         return None if rows.empty else float(rows["value"].iloc[0])
@@ -123,29 +127,42 @@ def smooth(evidence: Evidence, name: str) -> Verdict:
     if ratio is None:
         return Verdict(None, "no latent_path_ratio row (decoded latent interpolations)")
     holds = ratio <= SMOOTH_PATH_RATIO
-    return Verdict(holds, f"latent paths run {ratio:.2f}x the straight-line distance in feature space "
-                          f"(at most {SMOOTH_PATH_RATIO:g}x counts as smooth)")  # fmt: skip
+    return Verdict(
+        holds,
+        f"latent paths run {ratio:.2f}x the straight-line distance in feature space "
+        f"(at most {SMOOTH_PATH_RATIO:g}x counts as smooth)",
+    )
 
 
 def blurriest(evidence: Evidence, name: str) -> Verdict:
-    sharpness = pd.Series({
-        family: evidence.value(family, "sharpness_ratio", point["case"])
-        for family, point in evidence.best.iterrows()
-    }, dtype=float).dropna()  # fmt: skip
+    sharpness = pd.Series(
+        {
+            family: evidence.value(family, "sharpness_ratio", point["case"])
+            for family, point in evidence.best.iterrows()
+        },
+        dtype=float,
+    ).dropna()
     if name not in sharpness.index or len(sharpness) < 2:
         return Verdict(
             None,
             "fewer than two families, this one among them, measured sharpness_ratio at their best points",
         )
     least = sharpness.idxmin()
-    return Verdict(least == name, f"least high-frequency energy against real data is {least}'s "
-                                  f"(sharpness_ratio {_listing(sharpness.sort_values())})")  # fmt: skip
+    return Verdict(
+        least == name,
+        f"least high-frequency energy against real data is {least}'s "
+        f"(sharpness_ratio {_listing(sharpness.sort_values())})",
+    )
 
 
 PREDICATES: dict[str, Callable[[Evidence, str], Verdict]] = {
-    "best_quality": best_quality, "slowest": slowest, "fastest": fastest,
-    "unstable": unstable, "smooth": smooth, "blurriest": blurriest,
-}  # fmt: skip
+    "best_quality": best_quality,
+    "slowest": slowest,
+    "fastest": fastest,
+    "unstable": unstable,
+    "smooth": smooth,
+    "blurriest": blurriest,
+}
 
 
 def judge(claim: protocol.Claim, evidence: Evidence, name: str) -> Verdict:

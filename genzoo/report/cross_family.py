@@ -43,8 +43,16 @@ def best_points(frame: pd.DataFrame) -> pd.DataFrame:
         point = points.loc[
             points["value_quality"].idxmin() if better == "lower" else points["value_quality"].idxmax()
         ]
-        best.append({
-            "family": subject, "machine": machine, "case": point["case"], "metric": metric, "better": better,
-            "quality": point["value_quality"], "throughput": point["value_speed"], "unit": point["unit"],
-        })  # fmt: skip
+        best.append(
+            {
+                "family": subject,
+                "machine": machine,
+                "case": point["case"],
+                "metric": metric,
+                "better": better,
+                "quality": point["value_quality"],
+                "throughput": point["value_speed"],
+                "unit": point["unit"],
+            }
+        )
     return pd.DataFrame(best, columns=BEST_COLUMNS)

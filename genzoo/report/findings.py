@@ -19,7 +19,7 @@ from genzoo.report.analysis import (
     pareto_mask,
     quality_metrics,
     speed_quality_pairs,
-)  # fmt: skip
+)
 from genzoo.results import format_value, is_speed_metric, metric_direction
 
 
@@ -152,8 +152,13 @@ def _quality_cost(frame: pd.DataFrame) -> list[str]:
             scale = group["value_eager"].abs().mean()
             relative = f", {delta / scale:+.2%}" if scale else ""
             direction = metric_direction(group["better"].iloc[0], metric)
-            verdict = "same" if delta == 0 else "changed" if direction is None else (
-                "better" if (delta < 0) == (direction == "lower") else "worse")  # fmt: skip
+            verdict = (
+                "same"
+                if delta == 0
+                else "changed"
+                if direction is None
+                else ("better" if (delta < 0) == (direction == "lower") else "worse")
+            )
             changes.append(f"{metric} {delta:+.3g}{relative} ({verdict})")
         cases = swap["case"].nunique()
         sentences.append(
@@ -165,8 +170,10 @@ def _quality_cost(frame: pd.DataFrame) -> list[str]:
     checked = checked[(checked["backend"] != "eager") | (checked["dtype"] != "float32")]
     for row in checked.itertuples():
         window = f" (window +-{row.quality_window:.1%})" if pd.notna(row.quality_window) else ""
-        sentences.append(f"{row.subject} {row.backend} {row.dtype} [{row.case}]: quality moves by "
-                         f"{row.quality_change:+.2%} against eager float32{window}.")  # fmt: skip
+        sentences.append(
+            f"{row.subject} {row.backend} {row.dtype} [{row.case}]: quality moves by "
+            f"{row.quality_change:+.2%} against eager float32{window}."
+        )
     return sentences
 
 
@@ -178,8 +185,10 @@ def _pareto_fronts(frame: pd.DataFrame) -> list[str]:
     for (family, metric, machine), group in pairs.groupby(["family", "quality_metric", "machine"], sort=True):
         front = group[pareto_mask(group["speed"], group["quality"], lower_is_better(group))]
         front = front.sort_values("speed", ascending=False)
-        points = [f"{r.backend} {r.dtype} [{r.case}] ({r.speed:.3g} {r.speed_unit}, {metric} {r.quality:.3g})"
-                  for r in front.head(2).itertuples()]  # fmt: skip
+        points = [
+            f"{r.backend} {r.dtype} [{r.case}] ({r.speed:.3g} {r.speed_unit}, {metric} {r.quality:.3g})"
+            for r in front.head(2).itertuples()
+        ]
         more = f" and {len(front) - 2} more" if len(front) > 2 else ""
         where = f" on {machine}" if several else ""
         sentences.append(f"{family}{where}: speed/quality front is {'; '.join(points)}{more}.")

@@ -28,12 +28,18 @@ pre.sample { background: #f7f7f7; padding: 0.8em; white-space: pre-wrap; }
 
 def render(report: Report) -> str:
     parts = [
-        "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
-        "<title>genzoo report</title>", f"<style>{CSS}</style>", "</head>", "<body>",
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        "<title>genzoo report</title>",
+        f"<style>{CSS}</style>",
+        "</head>",
+        "<body>",
         "<h1>genzoo report</h1>",
         "<p>Sources: " + ", ".join(f"<code>{_e(s)}</code>" for s in report.sources) + "</p>",
         "<h2>Findings</h2>",
-    ]  # fmt: skip
+    ]
     if report.findings:
         parts.append("<ul>" + "".join(f"<li>{_e(f)}</li>" for f in report.findings) + "</ul>")
     else:

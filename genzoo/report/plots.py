@@ -27,12 +27,14 @@ from genzoo.report.drawing import (
     plain_log_ticks,
     present,
     skipped,
-)  # fmt: skip
+)
 from genzoo.results import metric_direction
 
 STEPS, SAMPLER, TRAIN_SEED = f"{KNOB_PREFIX}steps", f"{KNOB_PREFIX}sampler", f"{KNOB_PREFIX}train_seed"
-NO_PAIRS = ("no family has a throughput (a *_per_s metric) and a quality metric (its headline metric, or a "
-            "quality row with a direction) for the same backend, dtype and case")  # fmt: skip
+NO_PAIRS = (
+    "no family has a throughput (a *_per_s metric) and a quality metric (its headline metric, or a "
+    "quality row with a direction) for the same backend, dtype and case"
+)
 
 
 def all_figures(frame: pd.DataFrame) -> list[Figure]:
@@ -57,9 +59,17 @@ def speedup_per_op(frame: pd.DataFrame) -> Figure:
     palette = backend_palette(frame)
 
     def draw(ax, data):
-        sns.barplot(data=data, x="subject", y="speedup_vs_eager", hue="backend", estimator="median",
-                    errorbar=("pi", 100), palette=palette, hue_order=present(palette, shown),
-                    ax=ax)  # fmt: skip
+        sns.barplot(
+            data=data,
+            x="subject",
+            y="speedup_vs_eager",
+            hue="backend",
+            estimator="median",
+            errorbar=("pi", 100),
+            palette=palette,
+            hue_order=present(palette, shown),
+            ax=ax,
+        )
         ax.axhline(1.0, color="0.3", linestyle="--", linewidth=1)
         ax.set(xlabel="op", ylabel="speedup vs eager\n(median of cases; whisker: min-max)")
         ax.legend(fontsize="x-small", title="backend", title_fontsize="x-small", framealpha=0.8)
@@ -89,16 +99,31 @@ def roofline(frame: pd.DataFrame) -> Figure:
 
     def draw(ax, data):
         unit, dtype = data["throughput_unit"].iloc[0], data["dtype"].iloc[0]
-        sns.stripplot(data=data, x="subject", y="throughput", hue="backend", dodge=True, jitter=False, size=6,
-                      palette=palette, hue_order=present(palette, shown), ax=ax)  # fmt: skip
+        sns.stripplot(
+            data=data,
+            x="subject",
+            y="throughput",
+            hue="backend",
+            dodge=True,
+            jitter=False,
+            size=6,
+            palette=palette,
+            hue_order=present(palette, shown),
+            ax=ax,
+        )
         bounds = ceilings[(ceilings["unit"] == unit) & ceilings["machine"].isin(data["machine"].unique())]
         if unit != "GB/s":
             bounds = bounds[bounds["dtype"] == dtype]
         for index, ceiling in enumerate(bounds.itertuples()):
             label = ceiling.metric.replace("_", " ") + (f" ({ceiling.machine})" if several else "")
             color = sns.color_palette("dark")[index % 10]
-            ax.axhline(ceiling.value, color=color, linestyle="--", linewidth=1,
-                       label=f"ceiling: {label} {ceiling.value:.3g} {unit}")  # fmt: skip
+            ax.axhline(
+                ceiling.value,
+                color=color,
+                linestyle="--",
+                linewidth=1,
+                label=f"ceiling: {label} {ceiling.value:.3g} {unit}",
+            )
         ax.set_yscale("log")
         plain_log_ticks(ax.yaxis)
         ax.set(xlabel="op", ylabel=f"achieved {unit}")
@@ -120,8 +145,17 @@ def pareto_per_family(frame: pd.DataFrame) -> Figure:
 
     def draw(ax, data):
         lower = analysis.lower_is_better(data)
-        sns.scatterplot(data=data, x="speed", y="quality", hue="backend", style="dtype", s=60,
-                        palette=palette, hue_order=present(palette, shown), ax=ax)  # fmt: skip
+        sns.scatterplot(
+            data=data,
+            x="speed",
+            y="quality",
+            hue="backend",
+            style="dtype",
+            s=60,
+            palette=palette,
+            hue_order=present(palette, shown),
+            ax=ax,
+        )
         front = data[analysis.pareto_mask(data["speed"], data["quality"], lower)].sort_values("speed")
         ax.plot(
             front["speed"], front["quality"], color="0.3", linewidth=1, drawstyle="steps-post", label="front"
@@ -212,8 +246,10 @@ def _quality_rows_with(frame: pd.DataFrame, knob: str) -> pd.DataFrame:
         return frame.iloc[0:0]
     rows = frame[(frame["kind"] == "quality") & frame[knob].notna()]
     known = analysis.families(rows["subject"])
-    chosen = [group[group["metric"].isin(analysis.quality_metrics(group, known.get(subject)))]
-              for subject, group in rows.groupby("subject", sort=True)]  # fmt: skip
+    chosen = [
+        group[group["metric"].isin(analysis.quality_metrics(group, known.get(subject)))]
+        for subject, group in rows.groupby("subject", sort=True)
+    ]
     return pd.concat(chosen) if chosen else rows
 
 

@@ -112,12 +112,14 @@ def cross_family_tables(frame: pd.DataFrame) -> list[Table]:
     display = {"family": best["family"]}
     if best["machine"].nunique() > 1:
         display["machine"] = best["machine"]
-    display.update({
-        "case": best["case"],
-        "headline metric": [f"{m} ({b} is better)" for m, b in zip(best["metric"], best["better"])],
-        "value": best["quality"].map(lambda v: f"{v:.4g}"),
-        "throughput": [format_value(v, u) for v, u in zip(best["throughput"], best["unit"])],
-    })  # fmt: skip
+    display.update(
+        {
+            "case": best["case"],
+            "headline metric": [f"{m} ({b} is better)" for m, b in zip(best["metric"], best["better"])],
+            "value": best["quality"].map(lambda v: f"{v:.4g}"),
+            "throughput": [format_value(v, u) for v, u in zip(best["throughput"], best["unit"])],
+        }
+    )
     shown = pd.DataFrame(display).astype(str).reset_index(drop=True)
     return [Table("Cross-family: each family's best-quality point (eager, float32)", shown)]
 
@@ -130,8 +132,10 @@ def family_tables(frame: pd.DataFrame) -> list[Table]:
     tables = []
     for family, group in rows.groupby("subject", sort=True):
         speed = [is_speed_metric(m, u) for m, u in zip(group["metric"], group["unit"])]
-        cells = [f"excluded ({r.excluded})" if r.excluded and fast else _with_spread(r)
-                 for r, fast in zip(group.itertuples(), speed)]  # fmt: skip
+        cells = [
+            f"excluded ({r.excluded})" if r.excluded and fast else _with_spread(r)
+            for r, fast in zip(group.itertuples(), speed)
+        ]
         wide = group.assign(cell=cells).pivot_table(
             index=index, columns="metric", values="cell", aggfunc="first", sort=False
         )

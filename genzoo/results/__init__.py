@@ -26,4 +26,4 @@ from genzoo.results.table import (
 __all__ = [
     "MEASUREMENT_COLUMNS", "PROVENANCE_COLUMNS", "ResultsError", "format_value", "is_speed_metric",
     "is_throughput_metric", "machine_labels", "metric_direction", "speed_exclusion", "typed_table",
-]  # fmt: skip
+]

@@ -34,12 +34,12 @@ _LEGACY_LOWER = frozenset({
     "nelbo", "val_loss", "test_reconstruction_nll", "test_reconstruction_mse", "test_denoising_mse",
     "class_tv_from_uniform", "missing_classes", "fid_seed_std", "fid_seed_cv",
     "output_rel_l2_diff", "output_max_abs_diff",
-})  # fmt: skip
+})
 _LEGACY_HIGHER = frozenset({
     "throughput", "images_per_s", "tokens_per_s", "samples_per_s", "copy_bandwidth",
     "precision", "recall", "density", "coverage", "elbo", "test_elbo", "sharpness", "accuracy",
     "inception_score", "classifier_score", "class_entropy_ratio", "mean_confidence", "greedy_token_agreement",
-})  # fmt: skip
+})
 
 
 def checked_version(path: Path, version: object) -> int:

@@ -36,7 +36,7 @@ from genzoo import storage
 from genzoo.measurement import Measurement, to_frame
 from genzoo.results import benchmark_json, schema
 from genzoo.results.errors import ResultsError
-from genzoo.results.table import PROVENANCE_COLUMNS, typed_table
+from genzoo.results.table import PROVENANCE_COLUMNS, is_missing, typed_table
 
 FORMAT = "genzoo-results"
 ROWS_FORMAT = "genzoo-rows"
@@ -286,11 +286,4 @@ def _records(frame: pd.DataFrame) -> list[dict]:
 
 
 def _plain(value: object) -> object:
-    return None if _is_missing(value) else value.item() if hasattr(value, "item") else value
-
-
-def _is_missing(value: object) -> bool:
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):  # arrays and lists are values, not missing
-        return False
+    return None if is_missing(value) else value.item() if hasattr(value, "item") else value

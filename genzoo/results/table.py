@@ -22,7 +22,7 @@ PROVENANCE_COLUMNS = ("run", "stage", "benchmark", "machine", "raw_times")
 _KIND_OF_ANNOTATION = {
     "float": "float", "float | None": "float", "int | None": "count",
     "bool | None": "judgement", "bool": "flag", "str": "text", "str | None": "text",
-}  # fmt: skip
+}
 
 
 def _column_kinds() -> dict[str, str]:
@@ -52,7 +52,7 @@ def typed_table(frame: pd.DataFrame) -> pd.DataFrame:
         elif kind == "count":
             frame[column] = pd.to_numeric(values, errors="coerce").round().astype("Int64")
         elif kind == "text":
-            frame[column] = values.map(lambda v: "" if _missing(v) else str(v)).astype(object)
+            frame[column] = values.map(lambda v: "" if is_missing(v) else str(v)).astype(object)
         elif kind == "judgement":
             frame[column] = values.map(_to_bool).astype("boolean")
         else:
@@ -62,12 +62,16 @@ def typed_table(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _missing(value: object) -> bool:
-    return value is None or (isinstance(value, float) and value != value) or value is pd.NA
+def is_missing(value: object) -> bool:
+    """None, NaN or pandas' NA; an array or list is a value, never missing."""
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
 
 
 def _to_bool(value: object) -> bool | None:
-    if _missing(value) or value == "":
+    if is_missing(value) or value == "":
         return None
     if isinstance(value, str):
         lowered = value.strip().lower()

@@ -60,16 +60,36 @@ def training_rows(trained: list[checkpoint.Trained]) -> list[Measurement]:
     rows = []
     for run in trained:
         better = protocol.get(run.family).evaluation_better
-        common = dict(kind="training", subject=run.family, backend="eager", dtype="float32",
-                      case=f"seed={run.config.seed}", knobs=(("train_seed", run.config.seed),))  # fmt: skip
+        common = dict(
+            kind="training",
+            subject=run.family,
+            backend="eager",
+            dtype="float32",
+            case=f"seed={run.config.seed}",
+            knobs=(("train_seed", run.config.seed),),
+        )
         rows += [
-            Measurement(metric="train_seconds", value=run.log.seconds, unit="s", better="lower",
-                        note=f"preset {run.preset}", **common),  # fmt: skip
+            Measurement(
+                metric="train_seconds",
+                value=run.log.seconds,
+                unit="s",
+                better="lower",
+                note=f"preset {run.preset}",
+                **common,
+            ),
             Measurement(metric="train_steps", value=float(run.log.steps), unit="steps", **common),
         ]
-        rows += [Measurement(metric=k, value=float(v), unit="", better=better.get(k, ""),
-                             note="held-out, at training end", **common)
-                 for k, v in run.metrics.items()]  # fmt: skip
+        rows += [
+            Measurement(
+                metric=k,
+                value=float(v),
+                unit="",
+                better=better.get(k, ""),
+                note="held-out, at training end",
+                **common,
+            )
+            for k, v in run.metrics.items()
+        ]
     return rows
 
 

@@ -32,13 +32,35 @@ class SweepSettings:
 
 
 SETTINGS = {
-    "tiny": SweepSettings(quality_samples=8, batch=4, timing_budget_s=0.02, max_rounds=2, swap_samples=2,
-                          interpreted_steps=1, batch_sizes=(1, 4), feature_net="tiny"),
-    "cpu": SweepSettings(quality_samples=32, batch=32, timing_budget_s=1.0, max_rounds=3, swap_samples=4,
-                         interpreted_steps=2, batch_sizes=(1, 16, 64)),
-    "gpu": SweepSettings(quality_samples=2000, batch=250, timing_budget_s=3.0, max_rounds=10, swap_samples=16,
-                         interpreted_steps=50, batch_sizes=(1, 16, 64, 256)),
-}  # fmt: skip
+    "tiny": SweepSettings(
+        quality_samples=8,
+        batch=4,
+        timing_budget_s=0.02,
+        max_rounds=2,
+        swap_samples=2,
+        interpreted_steps=1,
+        batch_sizes=(1, 4),
+        feature_net="tiny",
+    ),
+    "cpu": SweepSettings(
+        quality_samples=32,
+        batch=32,
+        timing_budget_s=1.0,
+        max_rounds=3,
+        swap_samples=4,
+        interpreted_steps=2,
+        batch_sizes=(1, 16, 64),
+    ),
+    "gpu": SweepSettings(
+        quality_samples=2000,
+        batch=250,
+        timing_budget_s=3.0,
+        max_rounds=10,
+        swap_samples=16,
+        interpreted_steps=50,
+        batch_sizes=(1, 16, 64, 256),
+    ),
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,8 +85,16 @@ class SweepPoint:
         return " ".join(f"{CASE_NAMES.get(k, k)}={_text(v)}" for k, v in shown.items()) or "default"
 
     def model_point(self, preset: str) -> ModelPoint:
-        return ModelPoint(self.family, "generate", self.backend, protocol.resolve_dtype(self.dtype), preset,
-                          self.knobs, kind="sweep", label=self.case)  # fmt: skip
+        return ModelPoint(
+            self.family,
+            "generate",
+            self.backend,
+            protocol.resolve_dtype(self.dtype),
+            preset,
+            self.knobs,
+            kind="sweep",
+            label=self.case,
+        )
 
 
 def _text(value: object) -> str:
@@ -87,8 +117,13 @@ def points(family: protocol.Family, preset: str, backends: tuple[str, ...]) -> l
     chosen = [make(family.name, "eager", "float32", reference, quality=True)]
     chosen += [make(family.name, "eager", "float32", knobs(v), quality=True) for v in sweep.variants]
     chosen.append(make(family.name, "eager", "bfloat16", reference, quality=True))
-    chosen += [make(family.name, "eager", "float32", dict(batch_reference, n=n), quality=False)
-               for n in settings.batch_sizes]  # fmt: skip
-    chosen += [make(family.name, backend, "float32", reference, quality=True)
-               for backend in family.backends() if backend != "eager" and backend in backends]  # fmt: skip
+    chosen += [
+        make(family.name, "eager", "float32", dict(batch_reference, n=n), quality=False)
+        for n in settings.batch_sizes
+    ]
+    chosen += [
+        make(family.name, backend, "float32", reference, quality=True)
+        for backend in family.backends()
+        if backend != "eager" and backend in backends
+    ]
     return list(dict.fromkeys(chosen))  # a variant equal to the reference is measured once

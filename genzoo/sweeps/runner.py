@@ -58,8 +58,13 @@ class FamilySweep:
     def _timer(self, subject: SweepSubject, run) -> Timing:
         """More batches while the budget lasts, the quality set's batches counted: a set generated
         in one batch still gives the row a spread, and a loop of minutes is not repeated."""
-        return measure_within(run, self.device, self.settings.timing_budget_s, self.settings.max_rounds,
-                              measured=subject.checked.seconds)  # fmt: skip
+        return measure_within(
+            run,
+            self.device,
+            self.settings.timing_budget_s,
+            self.settings.max_rounds,
+            measured=subject.checked.seconds,
+        )
 
 
 class SweepSubject(ModelSubject):
@@ -115,13 +120,24 @@ class SweepSubject(ModelSubject):
         key = dict(subject=self.family.name, backend=point.backend, dtype=point.dtype, case=point.case)
         if self.family.unit == "images":
             report = quality.evaluate_images(generated, self.sweep.image_reference, **key)
-            rows = [dataclasses.replace(row, knobs=point.knobs) if row.subject == self.family.name else row
-                    for row in report.rows]  # fmt: skip
+            rows = [
+                dataclasses.replace(row, knobs=point.knobs) if row.subject == self.family.name else row
+                for row in report.rows
+            ]
             value = report.metrics[headline.metric]
         else:
             value = self.family.evaluate(self.net, self.data)[headline.evaluation_key]
-            rows = [Measurement(kind="quality", metric=headline.metric, value=value, unit="", better=headline.better,
-                                knobs=point.knobs, **key)]  # fmt: skip
+            rows = [
+                Measurement(
+                    kind="quality",
+                    metric=headline.metric,
+                    value=value,
+                    unit="",
+                    better=headline.better,
+                    knobs=point.knobs,
+                    **key,
+                )
+            ]
         if point.backend == "eager" and point.dtype == "float32":
             self.sweep.baselines.outputs[("quality", point.case)] = value
         return rows, value
@@ -139,14 +155,23 @@ class SweepSubject(ModelSubject):
         trusted = gate.exclusion(interpreted=False, within_tolerance=None, within_quality_window=within) == ""
         eager_s = baselines.medians.get(key)
         common = dict(
-            kind="sweep", subject=self.family.name, backend=point.backend, dtype=point.dtype, case=point.case,
-            rounds=timing.rounds, measured_on=torch.device(self.device).type, knobs=point.knobs,
+            kind="sweep",
+            subject=self.family.name,
+            backend=point.backend,
+            dtype=point.dtype,
+            case=point.case,
+            rounds=timing.rounds,
+            measured_on=torch.device(self.device).type,
+            knobs=point.knobs,
             speedup_vs_eager=eager_s / timing.median_s if eager_s and trusted else None,
-            quality_change=change, quality_window=headline.window if change is not None else None,
+            quality_change=change,
+            quality_window=headline.window if change is not None else None,
             within_quality_window=within,
             note=f"{headline.metric} change vs eager float32" if change is not None else "",
-        )  # fmt: skip
-        return throughput_row(self.family, self.model_point.batch, dict(self.model_point.knobs), timing, common)
+        )
+        return throughput_row(
+            self.family, self.model_point.batch, dict(self.model_point.knobs), timing, common
+        )
 
     def swap_rows(self) -> list[Measurement]:
         """Outputs of this point against eager float32 for identical seeds and noise."""
@@ -166,15 +191,42 @@ class SweepSubject(ModelSubject):
         with backends.model_on_backend(self.model, point.backend, point.dtype) as net:
             swapped = self.family.sample(net, count, 7, **knobs)
         case = point.case + (" interpreted-swap" if interpreted else "")
-        common = dict(kind="quality", subject=self.family.name, backend=point.backend, dtype=point.dtype,
-                      case=case, unit="", knobs=point.knobs, measured_on=torch.device(self.device).type)  # fmt: skip
+        common = dict(
+            kind="quality",
+            subject=self.family.name,
+            backend=point.backend,
+            dtype=point.dtype,
+            case=case,
+            unit="",
+            knobs=point.knobs,
+            measured_on=torch.device(self.device).type,
+        )
         if self.family.unit == "tokens":
             agreement = (swapped == eager_outputs[key]).float().mean().item()
-            return [Measurement(metric="greedy_token_agreement", value=agreement, better="higher", samples=count,
-                                seeds="7", note="vs eager float32, greedy", interpreted=interpreted, **common)]  # fmt: skip
+            return [
+                Measurement(
+                    metric="greedy_token_agreement",
+                    value=agreement,
+                    better="higher",
+                    samples=count,
+                    seeds="7",
+                    note="vs eager float32, greedy",
+                    interpreted=interpreted,
+                    **common,
+                )
+            ]
         difference = quality.output_difference(eager_outputs[key], swapped)
         rows = quality.kernel_swap_rows(
             subject=self.family.name, backend=point.backend, dtype=point.dtype, case=case, outputs=difference
         )
-        return [dataclasses.replace(row, samples=count, seeds="7", interpreted=interpreted, knobs=point.knobs,
-                                    measured_on=common["measured_on"]) for row in rows]  # fmt: skip
+        return [
+            dataclasses.replace(
+                row,
+                samples=count,
+                seeds="7",
+                interpreted=interpreted,
+                knobs=point.knobs,
+                measured_on=common["measured_on"],
+            )
+            for row in rows
+        ]

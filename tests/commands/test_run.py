@@ -11,7 +11,17 @@ from genzoo.results.store import RunDir
 
 
 def test_run_writes_a_results_directory_with_report_and_resumes(tmp_path, capsys):
-    arguments = ["run", "--preset", "tiny", "--results", str(tmp_path), "--run-id", "r1", "--backends", "eager"]
+    arguments = [
+        "run",
+        "--preset",
+        "tiny",
+        "--results",
+        str(tmp_path),
+        "--run-id",
+        "r1",
+        "--backends",
+        "eager",
+    ]
     assert main([*arguments, "--families", "vae", "--quick", "-k", "ddim_step and float32"]) == 0
     run = RunDir.open(tmp_path / "r1")
     assert set(run.finished_stages()) == {"ops", "train-vae", "sweep-vae"}
@@ -23,8 +33,23 @@ def test_run_writes_a_results_directory_with_report_and_resumes(tmp_path, capsys
 
     sweep_file = tmp_path / "r1" / "rows" / "sweep-vae.json"
     before = sweep_file.stat().st_mtime_ns
-    assert main(["run", "--preset", "tiny", "--resume", str(tmp_path / "r1"), "--backends", "eager",
-                 "--families", "vae,gan", "--skip-ops"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "run",
+                "--preset",
+                "tiny",
+                "--resume",
+                str(tmp_path / "r1"),
+                "--backends",
+                "eager",
+                "--families",
+                "vae,gan",
+                "--skip-ops",
+            ]
+        )
+        == 0
+    )
     assert sweep_file.stat().st_mtime_ns == before, "a finished stage must not run again"
     assert {"train-gan", "sweep-gan"} <= set(RunDir.open(tmp_path / "r1").finished_stages())
     assert "report:" in capsys.readouterr().out
@@ -40,8 +65,24 @@ def test_bad_family_is_a_usage_error(capsys):
 
 def test_ops_only_runs_the_op_suite_alone(tmp_path, monkeypatch):
     monkeypatch.setenv("GENZOO_CACHE_DIR", str(tmp_path / "cache"))  # no checkpoint may be trained
-    assert main(["run", "--results", str(tmp_path), "--run-id", "ops", "--ops-only", "--backends", "eager",
-                 "--quick", "-k", "ddim_step and float32"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "run",
+                "--results",
+                str(tmp_path),
+                "--run-id",
+                "ops",
+                "--ops-only",
+                "--backends",
+                "eager",
+                "--quick",
+                "-k",
+                "ddim_step and float32",
+            ]
+        )
+        == 0
+    )
     run = RunDir.open(tmp_path / "ops")
     assert run.finished_stages() == ["ops"]
     assert set(run.load_table()["kind"]) == {"op", "ceiling"}
@@ -52,12 +93,28 @@ def test_the_tiny_preset_runs_every_family_end_to_end(tmp_path, monkeypatch):
     """The main command's smoke test: the preset for a quick first try trains, sweeps and reports
     every family (compile is left out: it costs minutes of compilation on 2 CPU cores)."""
     monkeypatch.setenv("GENZOO_CACHE_DIR", str(tmp_path / "cache"))
-    arguments = ["run", "--preset", "tiny", "--results", str(tmp_path), "--run-id", "tiny",
-                 "--backends", "eager,sdpa,triton", "--quick", "-k", "ddim_step and float32 and eager"]  # fmt: skip
+    arguments = [
+        "run",
+        "--preset",
+        "tiny",
+        "--results",
+        str(tmp_path),
+        "--run-id",
+        "tiny",
+        "--backends",
+        "eager,sdpa,triton",
+        "--quick",
+        "-k",
+        "ddim_step and float32 and eager",
+    ]
     assert main(arguments) == 0
     run = RunDir.open(tmp_path / "tiny")
     families = protocol.names()
-    assert set(run.finished_stages()) == {"ops", *(f"train-{f}" for f in families), *(f"sweep-{f}" for f in families)}
+    assert set(run.finished_stages()) == {
+        "ops",
+        *(f"train-{f}" for f in families),
+        *(f"sweep-{f}" for f in families),
+    }
     table = run.load_table()
     speed = table[table["kind"] == "sweep"]
     assert set(speed["subject"]) == set(families) and (speed["value"] > 0).all()

@@ -19,7 +19,9 @@ PLAN = TimingPlan(warmup=2, min_rounds=30, max_rounds=300, budget_s=0.3)
 
 
 def _median(point: ops.OpPoint) -> float:
-    row = pipeline.measure(ops.OpSubject(point, "cpu", CEILINGS), lambda run: measure(run, "cpu", PLAN), pipeline.Baselines())
+    row = pipeline.measure(
+        ops.OpSubject(point, "cpu", CEILINGS), lambda run: measure(run, "cpu", PLAN), pipeline.Baselines()
+    )
     assert row.within_tolerance
     return row.value
 
@@ -67,7 +69,11 @@ class _GrowingInput:
 def test_a_recompilation_inside_the_timed_region_is_an_error_naming_the_point():
     torch._dynamo.reset()
     with pytest.raises(backends.RecompilationError, match="growing.*recompiled inside the timed region"):
-        pipeline.measure(_GrowingInput(), lambda run: measure(run, "cpu", TimingPlan(warmup=1, min_rounds=3)), pipeline.Baselines())
+        pipeline.measure(
+            _GrowingInput(),
+            lambda run: measure(run, "cpu", TimingPlan(warmup=1, min_rounds=3)),
+            pipeline.Baselines(),
+        )
 
 
 def test_model_compile_compiles_the_networks_and_traces_the_ops_eager_inside():
@@ -79,3 +85,46 @@ def test_model_compile_compiles_the_networks_and_traces_the_ops_eager_inside():
         assert kernels.current_backend("ddim_step") == "eager"
     with backends.model_on_backend(model, "triton", "float32") as net:
         assert net is model and kernels.current_backend("ddim_step") == "triton"
+
+
+@dataclasses.dataclass
+class _CheckOnOtherShapes(_GrowingInput):
+    """A compiled point whose check runs another compiled model (and resets dynamo, as every
+    backend switch does): the LLM's kernel-swap check did this, and its timed calls recompiled."""
+
+    label: str = "checked elsewhere"
+
+    def prepared(self):
+        compiled = torch.compile(lambda x: (x * 2).sum(), dynamic=False)
+        return contextlib.nullcontext(lambda: compiled(torch.ones(5)))
+
+    def check(self, output, baselines):
+        with backends.model_on_backend(
+            torch.nn.Sequential(torch.nn.Linear(3, 3)), "compile", "float32"
+        ) as net:
+            net(torch.ones(2, 3))
+        return None
+
+    def row(self, timing, check, baselines):
+        return timing
+
+
+def test_the_timed_call_is_warmed_again_after_a_check_that_compiled_something_else():
+    timing = pipeline.measure(
+        _CheckOnOtherShapes(),
+        lambda run: measure(run, "cpu", TimingPlan(warmup=0, min_rounds=3)),
+        pipeline.Baselines(),
+    )
+    assert timing.rounds >= 3
+
+
+def test_a_first_compilation_inside_the_timed_region_is_an_error_too():
+    """After ``torch._dynamo.reset()`` a compile is no recompile, and no guard of dynamo sees it."""
+
+    def run():
+        torch._dynamo.reset()
+        return torch.compile(lambda x: x + 1, dynamic=False)(torch.ones(3))
+
+    with pytest.raises(backends.RecompilationError, match="compiled 1 graph"):
+        with backends.no_recompilation("reset inside"):
+            run()

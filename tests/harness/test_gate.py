@@ -11,12 +11,16 @@ from genzoo.measurement import Measurement, to_frame
 
 
 def _row(**columns) -> Measurement:
-    return Measurement("sweep", "toy", "triton", "float32", "default", "images_per_s", 10.0, "images/s", **columns)
+    return Measurement(
+        "sweep", "toy", "triton", "float32", "default", "images_per_s", 10.0, "images/s", **columns
+    )
 
 
 def test_each_reason_excludes_and_none_means_not_judged():
     assert gate.may_claim_speed(_row())
-    assert gate.may_claim_speed(_row(within_tolerance=True, within_quality_window=True, measured_on="cpu"), "cpu")
+    assert gate.may_claim_speed(
+        _row(within_tolerance=True, within_quality_window=True, measured_on="cpu"), "cpu"
+    )
     assert gate.row_exclusion(_row(interpreted=True)) == "interpreted"
     assert gate.row_exclusion(_row(within_tolerance=False)) == "outside tolerance"
     assert gate.row_exclusion(_row(within_quality_window=False)) == "outside quality window"
@@ -25,8 +29,15 @@ def test_each_reason_excludes_and_none_means_not_judged():
 
 def test_the_table_rule_is_the_row_rule():
     rows = [
-        _row(interpreted=interpreted, within_tolerance=tolerance, within_quality_window=window, measured_on="cpu")
-        for interpreted, tolerance, window in itertools.product((False, True), (None, True, False), (None, True, False))
+        _row(
+            interpreted=interpreted,
+            within_tolerance=tolerance,
+            within_quality_window=window,
+            measured_on="cpu",
+        )
+        for interpreted, tolerance, window in itertools.product(
+            (False, True), (None, True, False), (None, True, False)
+        )
     ]
     for device in ("cpu", "cuda"):
         frame = to_frame(rows, {"device": device})

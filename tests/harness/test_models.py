@@ -51,26 +51,46 @@ def test_error_limits_fp32_by_the_model_tolerance_and_low_precision_by_twice_eag
     assert _gan_subject("triton").check(reference + 1e-2, baselines).within_tolerance is False
     _gan_subject("eager", torch.bfloat16).check(reference + 3e-3, baselines)
     limit = _gan_subject("triton", torch.bfloat16).check(reference, baselines).limit
-    assert limit == tolerance.error_limit(torch.bfloat16, tolerance.relative_error(reference + 3e-3, reference))
+    assert limit == tolerance.error_limit(
+        torch.bfloat16, tolerance.relative_error(reference + 3e-3, reference)
+    )
 
 
 def test_rows_give_throughput_and_no_speedup_where_untrusted(monkeypatch):
     knobs = (("n", 4), ("new_tokens", 16))
     baselines = pipeline.Baselines()
-    eager = models.ModelSubject(models.ModelPoint("llm", "generate", "eager", torch.float32, "tiny", knobs),
-                                torch.nn.Identity(), None, "cpu")  # fmt: skip
+    eager = models.ModelSubject(
+        models.ModelPoint("llm", "generate", "eager", torch.float32, "tiny", knobs),
+        torch.nn.Identity(),
+        None,
+        "cpu",
+    )
     eager.row(Timing.from_samples([1.0]), models.OutputError(None, None), baselines)
-    sdpa = models.ModelSubject(models.ModelPoint("llm", "generate", "sdpa", torch.float32, "tiny", knobs),
-                               torch.nn.Identity(), None, "cpu")  # fmt: skip
+    sdpa = models.ModelSubject(
+        models.ModelPoint("llm", "generate", "sdpa", torch.float32, "tiny", knobs),
+        torch.nn.Identity(),
+        None,
+        "cpu",
+    )
     timing = Timing.from_samples([0.4, 0.5, 0.6])
     row = sdpa.row(timing, models.OutputError(1e-7, 1e-4), baselines)
-    assert (row.kind, row.subject, row.metric, row.unit, row.better) == ("model", "llm", "tokens_per_s", "tokens/s", "higher")
+    assert (row.kind, row.subject, row.metric, row.unit, row.better) == (
+        "model",
+        "llm",
+        "tokens_per_s",
+        "tokens/s",
+        "higher",
+    )
     assert row.value == 64 / 0.5 and row.p20 == pytest.approx(64 / timing.p80_s) and row.samples == 4
     assert row.speedup_vs_eager == 2.0 and row.within_tolerance and dict(row.knobs)["new_tokens"] == 16
     wrong = sdpa.row(timing, models.OutputError(1.0, 1e-4), baselines)
     assert wrong.speedup_vs_eager is None and wrong.within_tolerance is False
     monkeypatch.setattr(models.triton_mode, "interpreted", lambda: True)
-    triton = models.ModelSubject(models.ModelPoint("llm", "train_step", "triton", torch.float32, "tiny"),
-                                 torch.nn.Identity(), None, "cpu")  # fmt: skip
+    triton = models.ModelSubject(
+        models.ModelPoint("llm", "train_step", "triton", torch.float32, "tiny"),
+        torch.nn.Identity(),
+        None,
+        "cpu",
+    )
     row = triton.row(timing, models.OutputError(None, None), baselines)
     assert row.interpreted and row.speedup_vs_eager is None and row.metric == "train_step_latency"

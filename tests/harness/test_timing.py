@@ -62,8 +62,13 @@ def test_measure_within_counts_the_seconds_measured_already():
     from genzoo.harness.timing import measure_within
 
     calls = []
-    timing = measure_within(lambda: calls.append(time.sleep(0.001)), "cpu", budget_s=10.0, max_rounds=4, measured=[0.5, 0.7])
+    timing = measure_within(
+        lambda: calls.append(time.sleep(0.001)), "cpu", budget_s=10.0, max_rounds=4, measured=[0.5, 0.7]
+    )
     assert len(calls) == 2 and timing.rounds == 4 and timing.max_s == 0.7
     # a budget already spent adds no call: a sampling loop of minutes is not repeated
-    assert measure_within(lambda: calls.append(None), "cpu", budget_s=1.0, max_rounds=10, measured=[1.5]).rounds == 1
+    assert (
+        measure_within(lambda: calls.append(None), "cpu", budget_s=1.0, max_rounds=10, measured=[1.5]).rounds
+        == 1
+    )
     assert len(calls) == 2

@@ -26,8 +26,15 @@ def test_a_toy_op_is_tested_by_the_registry_suite():
 
 def test_a_toy_op_is_benchmarked_by_the_op_suite(tmp_path):
     json_path = tmp_path / "toy.json"
-    result = _pytest("bench/test_ops.py", "--benchmark-only", "--genzoo-quick", "-k", "toy_scaled_tanh",
-                     "--benchmark-json", str(json_path))  # fmt: skip
+    result = _pytest(
+        "bench/test_ops.py",
+        "--benchmark-only",
+        "--genzoo-quick",
+        "-k",
+        "toy_scaled_tanh",
+        "--benchmark-json",
+        str(json_path),
+    )
     assert result.returncode == 0, result.stdout[-3000:]
     rows = [b["extra_info"] for b in json.loads(json_path.read_text())["benchmarks"]]
     assert {row["backend"] for row in rows} == {"eager", "compile"}

@@ -12,7 +12,9 @@ def scaled_tanh(x: torch.Tensor, scale: float) -> torch.Tensor:
     return torch.tanh(x) * scale
 
 
-def make_call(case: registry.Case, dtype: torch.dtype, device: str, generator: torch.Generator) -> registry.Call:
+def make_call(
+    case: registry.Case, dtype: torch.dtype, device: str, generator: torch.Generator
+) -> registry.Call:
     x = torch.randn(case.params["shape"], generator=generator).to(device=device, dtype=dtype)
     return registry.Call((x, 1.5), {})
 

@@ -99,14 +99,20 @@ def test_empty_batch_gives_empty_output():
 
 @pytest.mark.parametrize("backend", ["eager", "triton"])
 def test_groups_that_do_not_divide_channels_are_refused(backend):
-    with kernels.use(backend), pytest.raises(KernelInputError, match="num_groups=4 does not divide the 6 channels"):
+    with (
+        kernels.use(backend),
+        pytest.raises(KernelInputError, match="num_groups=4 does not divide the 6 channels"),
+    ):
         kernels.ops.group_norm_silu(torch.randn(1, 6, 3, 3, device=DEVICE), 4)
 
 
 BAD_CALLS = [
     (dict(x=torch.randn(6)), "x must have at least 2 dimensions"),
     (dict(x=torch.randint(0, 9, (2, 6, 3, 3))), "x has dtype"),
-    (dict(x=torch.randn(2, 6, 3, 3).transpose(2, 3)), r"x must be contiguous or channels-last \(strides \(54, 9, 1, 3\)"),
+    (
+        dict(x=torch.randn(2, 6, 3, 3).transpose(2, 3)),
+        r"x must be contiguous or channels-last \(strides \(54, 9, 1, 3\)",
+    ),
     (dict(out=torch.empty(2, 6, 3, 3).transpose(2, 3)), "out must be contiguous or channels-last"),
     (dict(out=torch.empty(2, 6, 3, 3, dtype=torch.float64)), "out has dtype"),
     (dict(num_groups=0), "num_groups must be a positive int"),
@@ -121,7 +127,9 @@ BAD_CALLS = [
 
 @pytest.mark.parametrize("changes, message", BAD_CALLS, ids=[m for _, m in BAD_CALLS])
 def test_bad_arguments_are_named(changes, message):
-    arguments = dict(x=torch.randn(2, 6, 3, 3), num_groups=3, weight=torch.randn(6), bias=torch.randn(6), eps=1e-5)
+    arguments = dict(
+        x=torch.randn(2, 6, 3, 3), num_groups=3, weight=torch.randn(6), bias=torch.randn(6), eps=1e-5
+    )
     arguments.update(changes)
     arguments = {k: v.to(DEVICE) if isinstance(v, torch.Tensor) else v for k, v in arguments.items()}
     with kernels.use("triton"), pytest.raises(KernelInputError, match=message):

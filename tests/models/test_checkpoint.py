@@ -16,9 +16,7 @@ def patch_family(monkeypatch, name: str, **changes) -> None:
     """Replace fields of the family's (frozen) declaration for this test."""
     family = protocol.get(name)
     monkeypatch.setattr(
-        importlib.import_module(protocol.FAMILY_MODULES[name]),
-        "FAMILY",
-        dataclasses.replace(family, **changes),
+        importlib.import_module(f"genzoo.models.{name}"), "FAMILY", dataclasses.replace(family, **changes)
     )
 
 

@@ -32,7 +32,14 @@ def test_family_declares_frozen_presets_and_valid_knobs(name):
         assert config.steps > 0 and isinstance(config.extra_seeds, tuple)
     assert family.config("tiny").steps <= 10, "tiny trains in seconds"
     names = [knob.name for knob in family.knobs]
-    assert len(names) == len(set(names)) and "n" in names and "dtype" in names
+    assert len(names) == len(set(names)) and "n" in names
+    for preset in protocol.PRESETS:  # a sweep turns only knobs the family declares
+        plan = family.sweep_plan(preset)
+        for knobs in (plan.reference, *plan.variants, plan.batch_reference or {}):
+            assert set(knobs) <= set(names), (
+                f"{name} {preset}: {sorted(set(knobs) - set(names))} not declared"
+            )
+    assert family.headline.better in ("lower", "higher") and family.headline.window > 0
     for knob in family.knobs:
         assert knob.default in knob.values, (
             f"{name}.{knob.name}: default {knob.default!r} not among its values"

@@ -18,10 +18,17 @@ from genzoo.tolerance import relative_error
 def small_unet() -> UNet2DModel:
     torch.manual_seed(0)
     unet = UNet2DModel(
-        sample_size=12, in_channels=2, out_channels=2, block_out_channels=(8, 16), layers_per_block=1,
-        down_block_types=("DownBlock2D", "AttnDownBlock2D"), up_block_types=("AttnUpBlock2D", "UpBlock2D"),
-        norm_num_groups=4, attention_head_dim=4, num_class_embeds=3,
-    )  # fmt: skip
+        sample_size=12,
+        in_channels=2,
+        out_channels=2,
+        block_out_channels=(8, 16),
+        layers_per_block=1,
+        down_block_types=("DownBlock2D", "AttnDownBlock2D"),
+        up_block_types=("AttnUpBlock2D", "UpBlock2D"),
+        norm_num_groups=4,
+        attention_head_dim=4,
+        num_class_embeds=3,
+    )
     # random affine parameters: freshly initialised GroupNorms (weight 1, bias 0) would hide a mix-up
     with torch.no_grad():
         for module in unet.modules():

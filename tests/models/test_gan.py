@@ -28,8 +28,10 @@ def test_discriminator_projection_uses_the_label():
     model = gan.build(gan.PRESETS["tiny"])
     images = torch.rand(3, 1, 28, 28, generator=torch.Generator().manual_seed(1)) * 2 - 1
     with torch.no_grad():
-        assert not torch.allclose(model.discriminator(images, torch.tensor([0, 1, 2])),
-                                  model.discriminator(images, torch.tensor([5, 6, 7])))  # fmt: skip
+        assert not torch.allclose(
+            model.discriminator(images, torch.tensor([0, 1, 2])),
+            model.discriminator(images, torch.tensor([5, 6, 7])),
+        )
 
 
 def test_non_saturating_losses_are_the_log_sigmoid_forms():

@@ -76,7 +76,9 @@ TOY = protocol.Family(
     make_training_step=make_training_step,
     sample=sample,
     evaluate=lambda model, data: {"test_pixel_mean": float(sample(model, 16, 0).mean())},
-    write_preview=lambda model, directory: [previews.write_image_grid(sample(model, 10, 0), Path(directory) / "toy.png")],
+    write_preview=lambda model, directory: [
+        previews.write_image_grid(sample(model, 10, 0), Path(directory) / "toy.png")
+    ],
     headline=protocol.Headline("fid", "lower", window=0.10),
     sweep_plan=lambda preset: protocol.SweepPlan(reference={}),
     benchmark_cases={"cpu": (dict(n=4),), "cuda": (dict(n=64),)},

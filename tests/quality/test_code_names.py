@@ -21,8 +21,12 @@ def test_the_brief_example():
     ("snippet", "used", "undefined"),
     [
         # imports: os, np, OD, xml bound; json not
-        ("import os\nimport numpy as np\nfrom collections import OrderedDict as OD\nimport xml.etree\n"
-         "os, np, OD, xml, json\n", 5, ("json",)),
+        (
+            "import os\nimport numpy as np\nfrom collections import OrderedDict as OD\nimport xml.etree\n"
+            "os, np, OD, xml, json\n",
+            5,
+            ("json",),
+        ),
         ("def f():\n    global counter\n    return counter\n", 1, ()),
         ("def f():\n    x = 0\n    def g():\n        nonlocal x\n        return x\n    return g\n", 2, ()),
         # comprehension targets: x, y read and bound; range builtin; z undefined
@@ -39,12 +43,16 @@ def test_the_brief_example():
         ("del gone\nprint(gone)\n", 2, ()),  # scope-insensitive: a name bound anywhere counts everywhere
         ("def f():\n    x = 1\n\ndef g():\n    return x\n", 1, ()),  # likewise, another function's local
         # match captures: first, rest, v, others, px, pt bound; cmd and Point undefined
-        ("match cmd:\n    case [first, *rest]:\n        print(first, rest)\n"
-         "    case {'k': v, **others}:\n        print(v, others)\n"
-         "    case Point(x=px) as pt:\n        print(px, pt)\n", 11, ("cmd", "Point")),
+        (
+            "match cmd:\n    case [first, *rest]:\n        print(first, rest)\n"
+            "    case {'k': v, **others}:\n        print(v, others)\n"
+            "    case Point(x=px) as pt:\n        print(px, pt)\n",
+            11,
+            ("cmd", "Point"),
+        ),
         ("from m import *\nthing()\n", 1, ("thing",)),  # a star import binds nothing
     ],
-)  # fmt: skip
+)
 def test_bound_names(snippet, used, undefined):
     assert counts(snippet)[0] == used
     assert counts(snippet)[2] == undefined
@@ -143,9 +151,28 @@ def test_corpus_attributes():
         "async def fetch():\n    pass\n"
     )
     expected = {
-        "os", "Anything", "LIMIT", "first", "others", "conditional", "json", "missing", "top", "Model",
-        "scale", "Inner", "depth", "__init__", "forward", "fetch", "tag", "weight", "cache", "hits", "grad",
-    }  # fmt: skip
+        "os",
+        "Anything",
+        "LIMIT",
+        "first",
+        "others",
+        "conditional",
+        "json",
+        "missing",
+        "top",
+        "Model",
+        "scale",
+        "Inner",
+        "depth",
+        "__init__",
+        "forward",
+        "fetch",
+        "tag",
+        "weight",
+        "cache",
+        "hits",
+        "grad",
+    }
     assert corpus_attributes([source, "def broken(:\n"]) == frozenset(expected)  # no local, nested, a, y
     assert corpus_attributes(["class B:\n    def m(self):\n        pass\n"]) == {"B", "m"}
     assert corpus_attributes([]) == frozenset()

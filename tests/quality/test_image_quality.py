@@ -12,9 +12,21 @@ from genzoo.quality.anchors import NOISE_ANCHOR, REAL_ANCHOR
 from genzoo.quality.image_quality import evaluate_images
 
 METRICS = {
-    "fid", "kid_mean", "kid_std", "precision", "recall", "density", "coverage", "classifier_score", "class_entropy_ratio",
-    "class_tv_from_uniform", "missing_classes", "mean_confidence", "hf_fraction", "sharpness_ratio",
-}  # fmt: skip
+    "fid",
+    "kid_mean",
+    "kid_std",
+    "precision",
+    "recall",
+    "density",
+    "coverage",
+    "classifier_score",
+    "class_entropy_ratio",
+    "class_tv_from_uniform",
+    "missing_classes",
+    "mean_confidence",
+    "hf_fraction",
+    "sharpness_ratio",
+}
 
 
 def test_held_out_digits_score_as_the_real_anchor_and_noise_as_the_noise_anchor(tiny_reference, mnist):

@@ -66,15 +66,27 @@ def test_metric_delta():
 def test_rows_are_quality_measurements_keyed_by_backend():
     outputs = output_difference(torch.tensor([3.0, 4.0]), torch.tensor([3.0, 4.5]))
     rows = kernel_swap_rows(
-        subject="diffusion", backend="triton", dtype="bfloat16", case="ddim steps=10",
-        outputs=outputs, metric_name="fid", metric=metric_delta(12.0, 12.6),
-    )  # fmt: skip
+        subject="diffusion",
+        backend="triton",
+        dtype="bfloat16",
+        case="ddim steps=10",
+        outputs=outputs,
+        metric_name="fid",
+        metric=metric_delta(12.0, 12.6),
+    )
     frame = to_frame(rows)
     assert list(frame["metric"]) == ["output_max_abs_diff", "output_rel_l2_diff", "fid_delta"]
     assert frame["value"].tolist() == pytest.approx([0.5, 0.1, 0.6])
-    assert frame.iloc[2]["error"] == pytest.approx(0.05)
+    assert frame.iloc[2]["quality_change"] == pytest.approx(0.05)
+    assert list(frame["better"])[:2] == ["lower", "lower"]
     assert set(frame["kind"]) == {"quality"} and set(frame["backend"]) == {"triton"}
     assert not frame.duplicated(list(KEY_COLUMNS)).any()
     with pytest.raises(QualityInputError, match="metric_name must name"):
-        kernel_swap_rows(subject="gan", backend="compile", dtype="float32", case="-", outputs=outputs,
-                         metric=metric_delta(1.0, 2.0))  # fmt: skip
+        kernel_swap_rows(
+            subject="gan",
+            backend="compile",
+            dtype="float32",
+            case="-",
+            outputs=outputs,
+            metric=metric_delta(1.0, 2.0),
+        )

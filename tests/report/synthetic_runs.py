@@ -19,9 +19,14 @@ from genzoo.measurement import Measurement
 from genzoo.results.store import RunDir
 
 FINGERPRINT = {
-    "hostname": "box-a", "device": "cuda", "device_name": "Synthetic GPU A", "git_commit": "abc123",
-    "python": "3.11.7", "version_torch": "2.13.0", "triton_interpreted": False,
-}  # fmt: skip
+    "hostname": "box-a",
+    "device": "cuda",
+    "device_name": "Synthetic GPU A",
+    "git_commit": "abc123",
+    "python": "3.11.7",
+    "version_torch": "2.13.0",
+    "triton_interpreted": False,
+}
 OPS = {"ddim_step": "GB/s", "group_norm_silu": "GB/s", "attention": "TFLOP/s"}
 BOGUS_SPEEDUP = 9.87  # planted on the rows that must not claim speed
 OUTSIDE_WINDOW = ("triton", "bfloat16", "ddim steps=10 w=1")  # the diffusion point outside its quality window
@@ -45,15 +50,32 @@ def op_rows(rng: np.random.Generator) -> list[Measurement]:
                     trusted = not (outside or interpreted)
                     throughput = 0.4 * ceiling / factor * rng.uniform(0.8, 1.0)
                     speedup = (1 / factor if trusted else BOGUS_SPEEDUP) if backend != "eager" else 1.0
-                    rows.append(Measurement(
-                        kind="op", subject=op, backend=backend, dtype=dtype, case=case, metric="latency",
-                        value=median, unit="s", better="lower", p20=median * 0.97, p80=median * 1.04,
-                        rounds=50, throughput=throughput if trusted else None, throughput_unit=unit,
-                        fraction_of_ceiling=throughput / ceiling if trusted else None,
-                        speedup_vs_eager=speedup,
-                        error=3e-2 if outside else 1e-4, error_limit=1e-2, within_tolerance=not outside,
-                        interpreted=interpreted, measured_on="cuda", knobs=(("n", 2**n),),
-                    ))  # fmt: skip
+                    rows.append(
+                        Measurement(
+                            kind="op",
+                            subject=op,
+                            backend=backend,
+                            dtype=dtype,
+                            case=case,
+                            metric="latency",
+                            value=median,
+                            unit="s",
+                            better="lower",
+                            p20=median * 0.97,
+                            p80=median * 1.04,
+                            rounds=50,
+                            throughput=throughput if trusted else None,
+                            throughput_unit=unit,
+                            fraction_of_ceiling=throughput / ceiling if trusted else None,
+                            speedup_vs_eager=speedup,
+                            error=3e-2 if outside else 1e-4,
+                            error_limit=1e-2,
+                            within_tolerance=not outside,
+                            interpreted=interpreted,
+                            measured_on="cuda",
+                            knobs=(("n", 2**n),),
+                        )
+                    )
     return rows
 
 
@@ -78,12 +100,39 @@ class Rows:
 
     def speed(self, family, backend, dtype, case, metric, value, unit, knobs, **extra):
         extra = {"speedup_vs_eager": 1.0 if backend == "eager" else 1.5, "measured_on": "cuda", **extra}
-        self.rows.append(Measurement("sweep", family, backend, dtype, case, metric, float(value), unit,
-                                     better="higher", knobs=knobs, **extra))  # fmt: skip
+        self.rows.append(
+            Measurement(
+                "sweep",
+                family,
+                backend,
+                dtype,
+                case,
+                metric,
+                float(value),
+                unit,
+                better="higher",
+                knobs=knobs,
+                **extra,
+            )
+        )
 
     def quality(self, family, backend, dtype, case, metric, value, better, knobs, **extra):
-        self.rows.append(Measurement("quality", family, backend, dtype, case, metric, float(value), "",
-                                     better=better, measured_on="cuda", knobs=knobs, **extra))  # fmt: skip
+        self.rows.append(
+            Measurement(
+                "quality",
+                family,
+                backend,
+                dtype,
+                case,
+                metric,
+                float(value),
+                "",
+                better=better,
+                measured_on="cuda",
+                knobs=knobs,
+                **extra,
+            )
+        )
 
 
 def llm_rows(rows: Rows) -> None:
@@ -115,8 +164,18 @@ def diffusion_rows(rows: Rows) -> None:
                 window = dict(quality_change=change, quality_window=0.10, within_quality_window=not planted)
             speedup = BOGUS_SPEEDUP if planted else None if backend == "eager" else speed
             images = 400 / steps * speed
-            rows.speed("diffusion", backend, dtype, case, "images_per_s", images, "images/s", knobs,
-                       speedup_vs_eager=speedup, **window)  # fmt: skip
+            rows.speed(
+                "diffusion",
+                backend,
+                dtype,
+                case,
+                "images_per_s",
+                images,
+                "images/s",
+                knobs,
+                speedup_vs_eager=speedup,
+                **window,
+            )
             fid = 20 - 4 * np.log10(steps) + (1.5 if w == 1 else 0) + (0.3 if backend == "triton" else 0)
             rows.quality("diffusion", backend, dtype, case, "fid", fid, "lower", knobs, samples=500)
             rows.quality("diffusion", backend, dtype, case, "precision", 0.5 + steps / 2000, "higher", knobs)
@@ -165,8 +224,18 @@ def vae_rows(rows: Rows) -> None:
         rows.quality("vae", backend, dtype, "latent=16", "sharpness_ratio", 0.4, "", knobs)
     rows.quality("vae", "eager", "float32", "held-out", "latent_path_ratio", 1.2, "", ())
     # an interpreted sweep point: its throughput must not reach any speed axis
-    rows.speed("vae", "triton", "bfloat16", "latent=16", "images_per_s", 99999.0, "images/s", knobs,
-               interpreted=True, speedup_vs_eager=BOGUS_SPEEDUP)  # fmt: skip
+    rows.speed(
+        "vae",
+        "triton",
+        "bfloat16",
+        "latent=16",
+        "images_per_s",
+        99999.0,
+        "images/s",
+        knobs,
+        interpreted=True,
+        speedup_vs_eager=BOGUS_SPEEDUP,
+    )
     rows.quality("vae", "triton", "bfloat16", "latent=16", "fid", 61.0, "lower", knobs, interpreted=True)
 
 
@@ -175,10 +244,29 @@ def training_rows() -> list[Measurement]:
     rows = []
     for family in ("diffusion", "gan", "llm", "vae"):
         knobs = (("train_seed", 0),)
-        rows.append(Measurement(subject=family, case="seed=0", metric="train_seconds", value=60.0, unit="s",
-                                better="lower", knobs=knobs, **common))  # fmt: skip
-        rows.append(Measurement(subject=family, case="seed=0", metric="train_steps", value=1000.0,
-                                unit="steps", knobs=knobs, **common))  # fmt: skip
+        rows.append(
+            Measurement(
+                subject=family,
+                case="seed=0",
+                metric="train_seconds",
+                value=60.0,
+                unit="s",
+                better="lower",
+                knobs=knobs,
+                **common,
+            )
+        )
+        rows.append(
+            Measurement(
+                subject=family,
+                case="seed=0",
+                metric="train_steps",
+                value=1000.0,
+                unit="steps",
+                knobs=knobs,
+                **common,
+            )
+        )
     return rows
 
 

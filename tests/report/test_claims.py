@@ -40,23 +40,35 @@ def _verdict(sentences: list[str], family: str) -> str:
 def test_a_planted_difference_decides_each_claim_either_way():
     cv = Measurement("quality", "gan", "eager", "float32", "seeds=3", "fid_seed_cv", 0.3, "", better="lower")
     path = Measurement("quality", "vae", "eager", "float32", "held-out", "latent_path_ratio", 1.1, "")
-    sentences = claims.claims(_table(
-        _rows("diffusion", 5.0, 2.0, 0.9) + _rows("gan", 20.0, 900.0, 1.1) + _rows("vae", 40.0, 800.0, 0.4)
-        + [cv, path]
-    ))  # fmt: skip
+    sentences = claims.claims(
+        _table(
+            _rows("diffusion", 5.0, 2.0, 0.9)
+            + _rows("gan", 20.0, 900.0, 1.1)
+            + _rows("vae", 40.0, 800.0, 0.4)
+            + [cv, path]
+        )
+    )
     assert {f: _verdict(sentences, f) for f in ("diffusion", "gan", "vae")} == {
-        "diffusion": "holds", "gan": "holds", "vae": "holds",
-    }  # fmt: skip
+        "diffusion": "holds",
+        "gan": "holds",
+        "vae": "holds",
+    }
     assert any("variation of 0.3," in s for s in sentences), "the seed spread is reported with its value"
 
     # diffusion worse than the GAN; the GAN slower than the VAE; the GAN the least sharp
-    flipped = claims.claims(_table(
-        _rows("diffusion", 50.0, 2.0, 0.9) + _rows("gan", 20.0, 700.0, 0.3) + _rows("vae", 40.0, 800.0, 0.4)
-        + [cv, path]
-    ))  # fmt: skip
+    flipped = claims.claims(
+        _table(
+            _rows("diffusion", 50.0, 2.0, 0.9)
+            + _rows("gan", 20.0, 700.0, 0.3)
+            + _rows("vae", 40.0, 800.0, 0.4)
+            + [cv, path]
+        )
+    )
     assert {f: _verdict(flipped, f) for f in ("diffusion", "gan", "vae")} == {
-        "diffusion": "does not hold", "gan": "does not hold", "vae": "does not hold",
-    }  # fmt: skip
+        "diffusion": "does not hold",
+        "gan": "does not hold",
+        "vae": "does not hold",
+    }
 
 
 def test_a_family_alone_or_without_its_rows_cannot_be_tested():
@@ -78,11 +90,22 @@ def test_families_unknown_to_this_install_have_no_claims_and_ops_none():
 def toy_family():
     """A family registered from outside genzoo.models, claiming to be the fastest."""
     family = protocol.Family(
-        name="toy", unit="images", presets={p: None for p in protocol.PRESETS}, knobs=(), ops=(),
-        load_data=None, build=None, make_training_step=None, sample=None, evaluate=None, write_preview=None,
-        headline=protocol.Headline("fid", "lower", 0.1), sweep_plan=None, benchmark_cases={},
+        name="toy",
+        unit="images",
+        presets={p: None for p in protocol.PRESETS},
+        knobs=(),
+        ops=(),
+        load_data=None,
+        build=None,
+        make_training_step=None,
+        sample=None,
+        evaluate=None,
+        write_preview=None,
+        headline=protocol.Headline("fid", "lower", 0.1),
+        sweep_plan=None,
+        benchmark_cases={},
         claims=(protocol.Claim("toys: fastest", ("fastest",)),),
-    )  # fmt: skip
+    )
     protocol.register(family)
     yield family
     protocol.unregister(family.name)

@@ -51,9 +51,13 @@ def test_one_table_per_op_with_every_column(synthetic_report):
     ]
     titles = [t.title for t in synthetic_report.other_tables]
     assert titles == [
-        "Measured ceilings", "Cross-family: each family's best-quality point (eager, float32)",
-        "Family: diffusion", "Family: gan", "Family: llm", "Family: vae",
-    ]  # fmt: skip
+        "Measured ceilings",
+        "Cross-family: each family's best-quality point (eager, float32)",
+        "Family: diffusion",
+        "Family: gan",
+        "Family: llm",
+        "Family: vae",
+    ]
 
 
 def test_rows_the_gate_excludes_claim_no_speed(synthetic_report):
@@ -144,9 +148,24 @@ def test_an_empty_run_still_reports(tmp_path):
 
 
 def test_every_figure_survives_rows_excluded_everywhere():
-    rows = [Measurement("op", "x", b, "float32", "n=1", "latency", 1e-3, "s", better="lower", throughput=1.0,
-                        throughput_unit="GB/s", speedup_vs_eager=2.0, interpreted=b != "eager")
-            for b in ("eager", "triton")]  # fmt: skip
+    rows = [
+        Measurement(
+            "op",
+            "x",
+            b,
+            "float32",
+            "n=1",
+            "latency",
+            1e-3,
+            "s",
+            better="lower",
+            throughput=1.0,
+            throughput_unit="GB/s",
+            speedup_vs_eager=2.0,
+            interpreted=b != "eager",
+        )
+        for b in ("eager", "triton")
+    ]
     rows.append(
         Measurement("ceiling", "copy", "-", "float32", "-", "copy_bandwidth", 10.0, "GB/s", better="higher")
     )
@@ -190,8 +209,10 @@ def ops_only_run(root) -> RunDir:
 def test_pytest_benchmark_json_and_results_directories_mix(tmp_path):
     run = ops_only_run(tmp_path)
     json_path = tmp_path / "other.json"
-    json_path.write_text('{"machine_info": {"node": "laptop"}, "benchmarks": [{"name": "test_x", "group": null, '
-                         '"stats": {"median": 0.001, "q1": 0.0009, "q3": 0.0011, "rounds": 9}}]}')  # fmt: skip
+    json_path.write_text(
+        '{"machine_info": {"node": "laptop"}, "benchmarks": [{"name": "test_x", "group": null, '
+        '"stats": {"median": 0.001, "q1": 0.0009, "q3": 0.0011, "rounds": 9}}]}'
+    )
     report = build_report([run.path, json_path])
     assert [t.title for t in report.op_tables] == ["ddim_step", "test_x"]
     assert set(report.op_tables[1].frame["machine"]) == {"laptop / unknown"}
@@ -219,8 +240,16 @@ def test_cli_names_missing_and_foreign_inputs(tmp_path, capsys):
 def test_two_pytest_benchmark_files_of_different_machines_merge(tmp_path):
     paths = []
     for host, median in (("box-a", 1e-3), ("box-b", 2e-3)):
-        document = {"machine_info": {"node": host, "cpu": {"brand_raw": f"CPU of {host}"}}, "benchmarks": [
-            {"name": "test_x", "group": None, "stats": {"median": median, "q1": median, "q3": median, "rounds": 5}}]}  # fmt: skip
+        document = {
+            "machine_info": {"node": host, "cpu": {"brand_raw": f"CPU of {host}"}},
+            "benchmarks": [
+                {
+                    "name": "test_x",
+                    "group": None,
+                    "stats": {"median": median, "q1": median, "q3": median, "rounds": 5},
+                }
+            ],
+        }
         paths.append(tmp_path / f"{host}.json")
         paths[-1].write_text(json.dumps(document))
     files = write_report(paths, tmp_path / "merged")
@@ -232,10 +261,22 @@ def test_two_pytest_benchmark_files_of_different_machines_merge(tmp_path):
 
 def test_an_op_with_a_vendor_path_gets_a_speedup_column_against_it():
     def row(backend, seconds, vs_vendor=None, within=True):
-        return Measurement("op", "attention", backend, "bfloat16", "B2 H16 N8192 D128", "latency", seconds, "s",
-                           better="lower", speedup_vs_eager=0.01 / seconds if within else None,
-                           speedup_vs_vendor=vs_vendor,
-                           error=1e-3, error_limit=2e-3 if within else 1e-4, within_tolerance=within)  # fmt: skip
+        return Measurement(
+            "op",
+            "attention",
+            backend,
+            "bfloat16",
+            "B2 H16 N8192 D128",
+            "latency",
+            seconds,
+            "s",
+            better="lower",
+            speedup_vs_eager=0.01 / seconds if within else None,
+            speedup_vs_vendor=vs_vendor,
+            error=1e-3,
+            error_limit=2e-3 if within else 1e-4,
+            within_tolerance=within,
+        )
 
     rows = [
         row("eager", 1e-2),

@@ -34,10 +34,19 @@ window.addEventListener("load", () => {
 
 def chromium(*arguments: str, profile: Path) -> subprocess.CompletedProcess:
     command = [
-        str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--disable-dev-shm-usage", f"--user-data-dir={profile}", *arguments,
-    ]  # fmt: skip
+        str(CHROMIUM),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={profile}",
+        *arguments,
+    ]
     return subprocess.run(command, capture_output=True, text=True, timeout=120, check=True)
 
 
@@ -60,8 +69,12 @@ def test_html_report_renders_in_chromium(synthetic_files, synthetic_report, tmp_
     assert tables == expected_tables == filled
 
     screenshot = tmp_path / "report.png"
-    chromium("--window-size=1280,2400", f"--screenshot={screenshot}", synthetic_files.html.as_uri(),
-             profile=tmp_path / "profile-shot")  # fmt: skip
+    chromium(
+        "--window-size=1280,2400",
+        f"--screenshot={screenshot}",
+        synthetic_files.html.as_uri(),
+        profile=tmp_path / "profile-shot",
+    )
     pixels = image.imread(screenshot)[..., :3]
     assert pixels.shape[:2] == (2400, 1280)
     assert pixels.std() > 0.05 and (pixels < 0.5).mean() > 0.01, "the screenshot is blank"

@@ -26,6 +26,6 @@ def benchmark_document() -> dict:
             },
             "stats": {"min": data.min(), "max": data.max(), "mean": data.mean(), "median": float(np.median(data)),
                       "q1": q1, "q3": q3, "iqr": q3 - q1, "stddev": data.std(), "rounds": 30, "data": data.tolist()},
-        })  # fmt: skip
+        })
     return {"machine_info": {"node": "gpu-box", "cpu": {"brand_raw": "EPYC"}}, "commit_info": {"id": "abc"},
-            "benchmarks": benchmarks, "version": "5.2.3"}  # fmt: skip
+            "benchmarks": benchmarks, "version": "5.2.3"}

@@ -93,7 +93,7 @@ def test_json_written_by_pytest_benchmark_for_another_project(tmp_path):
     out = tmp_path / "other.json"
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", str(tmp_path / "test_other.py"),
                "--rootdir", str(tmp_path), "--benchmark-only", f"--benchmark-json={out}", "--benchmark-save-data",
-               "--benchmark-min-rounds=3", "--benchmark-max-time=0.0005", "--benchmark-warmup=off"]  # fmt: skip
+               "--benchmark-min-rounds=3", "--benchmark-max-time=0.0005", "--benchmark-warmup=off"]
     # pytest-benchmark switches itself off inside an xdist worker, which it detects by this variable
     environment = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")}
     subprocess.run(command, cwd=tmp_path, env=environment, check=True, capture_output=True, timeout=120)

@@ -28,7 +28,7 @@ def rows(backend="triton"):
         Measurement("op", "ddim_step", "compile", "bfloat16", "n=2^20", "latency", 2e-4, "s", within_tolerance=False),
         Measurement("quality", "diffusion", "eager", "float32", "ddim steps=50 w=3", "fid", 21.5, "", samples=500),
         Measurement("op", "attention", "triton", "float32", "B2 H4", "latency", 3e-3, "s", interpreted=True),
-    ]  # fmt: skip
+    ]
 
 
 def test_rows_round_trip_with_their_types_and_the_fingerprint(tmp_path):
@@ -122,7 +122,7 @@ def test_stage_names_must_be_file_names(tmp_path):
         (lambda p: (p / "fingerprint.json").write_text("[]"), "fingerprint.json: not a fingerprint"),
     ],
     ids=["corrupt-manifest", "foreign-manifest", "corrupt-rows", "foreign-rows", "foreign-file", "foreign-benchmark", "bad-fingerprint"],
-)  # fmt: skip
+)
 def test_corrupt_or_foreign_files_are_named(tmp_path, plant, message):
     run = RunDir.create(tmp_path, "r1")
     run.write_rows("ceilings", rows()[:1])
@@ -135,7 +135,7 @@ def test_rows_of_a_wrong_type_are_named(tmp_path):
     run = RunDir.create(tmp_path, "r1")
     (run.path / "rows").mkdir()
     document = {"format": "genzoo-rows", "rows": [{"kind": "op", "subject": "x", "metric": "latency", "value": 1.0,
-                                                    "within_tolerance": "perhaps"}]}  # fmt: skip
+                                                    "within_tolerance": "perhaps"}]}
     (run.path / "rows" / "ops.json").write_text(json.dumps(document))
     with pytest.raises(ResultsError, match="ops.json: rows do not read as measurements"):
         run.load_table()
@@ -169,4 +169,4 @@ def test_results_of_two_machines_merge_into_one_table(tmp_path, benchmark_docume
     assert len(table) == 6
     assert table.groupby("run")["machine"].unique().map(list).to_dict() == {
         "r1": ["box-a / GPU A"], "r1 (2)": ["box-b / GPU B"],
-    }  # fmt: skip
+    }

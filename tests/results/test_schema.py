@@ -23,7 +23,7 @@ def _v1_row(kind, subject, backend, dtype, case, metric, value, unit="", **colum
     """A row as version 1 wrote it: every column of its Measurement, none of version 2's."""
     empty = ("p20", "p80", "rounds", "throughput", "throughput_unit", "fraction_of_ceiling",
              "speedup_vs_eager", "speedup_vs_vendor", "error", "error_limit", "within_tolerance",
-             "samples")  # fmt: skip
+             "samples")
     key = dict(kind=kind, subject=subject, backend=backend, dtype=dtype, case=case, metric=metric)
     row = {**key, "value": value, "unit": unit, **dict.fromkeys(empty), "interpreted": False, "note": ""}
     return {**row, **columns, **FINGERPRINT}
@@ -39,7 +39,7 @@ V1_ROWS = [
     _v1_row("quality", "gan", "eager", "float32", "default", "fid", 8.84, samples=32),
     _v1_row("quality", "gan", "eager", "float32", "default", "kid_std", 0.07),
     _v1_row("quality", "gan", "eager", "float32", "seeds=3", "fid_seed_cv", 0.10),
-]  # fmt: skip
+]
 
 V1_BENCHMARK = {
     "machine_info": {"node": "old-box"}, "commit_info": {"id": "546c148"}, "version": "5.3.1",
@@ -56,7 +56,7 @@ V1_BENCHMARK = {
                        "case": "large copy", "metric": "copy_bandwidth", "value": 31.4, "unit": "GB/s"},
     }],
     "genzoo": {"fingerprint": FINGERPRINT, "ceilings": None},
-}  # fmt: skip
+}
 
 
 def write_v1_run(root: Path) -> Path:
@@ -116,7 +116,7 @@ def test_the_store_writes_its_schema_version_and_a_resumed_old_run_mixes_version
     path = write_v1_run(tmp_path)
     run = RunDir.open(path)
     row = Measurement("training", "vae", "eager", "float32", "seed=0", "train_seconds", 52.6, "s",
-                      better="lower", knobs=(("train_seed", 0),))  # fmt: skip
+                      better="lower", knobs=(("train_seed", 0),))
     written = run.write_rows("sweep-vae", [row])
     assert json.loads(written.read_text())["version"] == schema.VERSION
     manifest = RunDir.create(tmp_path, "new").path / "manifest.json"
@@ -131,7 +131,7 @@ def test_the_store_writes_its_schema_version_and_a_resumed_old_run_mixes_version
 @pytest.mark.parametrize("version, message", [
     (schema.VERSION + 1, f"schema version {schema.VERSION + 1}, written by a newer genzoo"),
     ("two", "schema version 'two' is not a version number"),
-])  # fmt: skip
+])
 def test_a_newer_or_malformed_version_is_refused_naming_the_file(tmp_path, file, version, message):
     path = write_v1_run(tmp_path)
     document = json.loads((path / file).read_text())

@@ -29,7 +29,11 @@ def test_quality_and_anchors_beside_speed(vae_rows):
     fid = vae_rows[(vae_rows["metric"] == "fid")]
     assert {"vae", "anchor_real_held_out", "anchor_uniform_noise"} <= set(fid["subject"])
     assert not vae_rows.duplicated(subset=["kind", "subject", "backend", "dtype", "case", "metric"]).any()
-    assert set(vae_rows.loc[vae_rows["subject"] == "vae", "metric"]) >= {"elbo", "latent_path_ratio", "train_seconds"}
+    assert set(vae_rows.loc[vae_rows["subject"] == "vae", "metric"]) >= {
+        "elbo",
+        "latent_path_ratio",
+        "train_seconds",
+    }
 
 
 def test_bf16_and_interpreted_triton_are_compared_with_eager(vae_rows):
@@ -65,10 +69,16 @@ def test_points_time_with_the_benchmark_threads_and_training_keeps_every_core(mo
     seen = {"train": [], "point": []}
     train, run_point = checkpoint.ensure_trained_seeds, FamilySweep.run
     monkeypatch.setattr(timing, "cpu_benchmark_threads", lambda: 1)
-    monkeypatch.setattr(checkpoint, "ensure_trained_seeds",
-                        lambda *a, **k: seen["train"].append(torch.get_num_threads()) or train(*a, **k))  # fmt: skip
-    monkeypatch.setattr(FamilySweep, "run",
-                        lambda self, point: seen["point"].append(torch.get_num_threads()) or run_point(self, point))  # fmt: skip
+    monkeypatch.setattr(
+        checkpoint,
+        "ensure_trained_seeds",
+        lambda *a, **k: seen["train"].append(torch.get_num_threads()) or train(*a, **k),
+    )
+    monkeypatch.setattr(
+        FamilySweep,
+        "run",
+        lambda self, point: seen["point"].append(torch.get_num_threads()) or run_point(self, point),
+    )
     before = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
