@@ -19,7 +19,9 @@ HELP = "benchmark every registered op on every backend, dtype and size; print a 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_selection_arguments(parser)
-    parser.add_argument("--json", type=Path, default=Path("benchmark.json"), help="where to write the JSON")
+    parser.add_argument(
+        "--json", type=Path, default=Path("results") / "benchmark.json", help="where to write the JSON"
+    )
 
 
 def add_selection_arguments(parser: argparse.ArgumentParser) -> None:

@@ -5,7 +5,8 @@ Every step of both samplers is one affine form of x_t, the guided model output m
 (``denoising_step.py`` fuses it into one kernel):
 
     x0  = a_x * x_t + a_m * m                           predicted x_0 (DDPM eq. 15, DDIM eq. 12)
-    eps = e_x * x_t + e_m * m                           predicted noise (from unclipped m)
+    eps = e_x * x_t + e_m * m                           predicted noise (from unclipped m; DDIM may
+                                                        re-derive it from the clipped x0 instead)
     out = c_0 * x0 + c_e * eps + c_x * x_t + c_n * z    DDPM eq. 7 / DDIM eq. 12 and 16
 """
 
@@ -104,7 +105,11 @@ def ddpm_coefficients(
 
 
 def ddim_coefficients(
-    alpha_prod_t: float, alpha_prod_t_prev: float, eta: float, prediction_type: str
+    alpha_prod_t: float,
+    alpha_prod_t_prev: float,
+    eta: float,
+    prediction_type: str,
+    use_clipped_model_output: bool = False,
 ) -> StepCoefficients:
     a_t, a_prev = check_alphas(alpha_prod_t, alpha_prod_t_prev)
     a_x, a_m, e_x, e_m = _x0_and_eps_rows(a_t, prediction_type)
@@ -112,4 +117,10 @@ def ddim_coefficients(
     std = eta * math.sqrt((1.0 - a_prev) / (1.0 - a_t) * (1.0 - a_t / a_prev))
     # DDIM eq. 12: x_prev = sqrt(a_prev) x0 + sqrt(1 - a_prev - sigma^2) eps + sigma z
     direction = math.sqrt(max(1.0 - a_prev - std**2, 0.0))
-    return StepCoefficients(a_x, a_m, e_x, e_m, math.sqrt(a_prev), direction, 0.0, std)
+    if not use_clipped_model_output:
+        return StepCoefficients(a_x, a_m, e_x, e_m, math.sqrt(a_prev), direction, 0.0, std)
+    # diffusers' use_clipped_model_output: eps re-derived from the (clipped) x0,
+    # eps = (x_t - sqrt(a_t) x0) / sqrt(1 - a_t), folded into the x0 and x_t coefficients
+    sqrt_a, sqrt_b = math.sqrt(a_t), math.sqrt(1.0 - a_t)
+    c_0 = math.sqrt(a_prev) - direction * sqrt_a / sqrt_b
+    return StepCoefficients(a_x, a_m, 0.0, 0.0, c_0, 0.0, direction / sqrt_b, std)

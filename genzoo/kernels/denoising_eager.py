@@ -95,6 +95,7 @@ def ddim_step_eager(
     clip_sample_range=1.0,
     model_output_uncond=None,
     guidance_scale=1.0,
+    use_clipped_model_output=False,
     out=None,
 ):
     """diffusers.DDIMScheduler.step for one timestep, with the scheduler's alphas passed in."""
@@ -109,6 +110,8 @@ def ddim_step_eager(
     # 4. clip "predicted x_0"
     if clip_sample:
         x0 = x0.clamp(-clip_sample_range, clip_sample_range)
+    if use_clipped_model_output:  # eps re-derived from the clipped x0, as diffusers' step offers
+        eps = (sample - alpha_prod_t**0.5 * x0) / (1 - alpha_prod_t) ** 0.5
     # 5. sigma_t(eta), formula (16) of DDIM
     variance = (1 - alpha_prod_t_prev) / (1 - alpha_prod_t) * (1 - alpha_prod_t / alpha_prod_t_prev)
     std_dev_t = eta * variance**0.5

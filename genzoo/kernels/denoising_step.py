@@ -191,13 +191,16 @@ def ddim_step_triton(
     clip_sample_range=1.0,
     model_output_uncond=None,
     guidance_scale=1.0,
+    use_clipped_model_output=False,
     out=None,
 ):
     check_choice("prediction_type", prediction_type, PREDICTION_TYPES)
     eta = check_eta(eta, noise)
     guidance_scale = check_guidance(model_output_uncond, guidance_scale)
     clip_sample_range = check_clip(clip_sample, clip_sample_range)
-    coefficients = ddim_coefficients(alpha_prod_t, alpha_prod_t_prev, eta, prediction_type)
+    coefficients = ddim_coefficients(
+        alpha_prod_t, alpha_prod_t_prev, eta, prediction_type, bool(use_clipped_model_output)
+    )
     return _launch(
         coefficients,
         model_output,
@@ -249,6 +252,7 @@ def _make_step_call(sampler: str):
             kwargs.update(model_output_uncond=randn(), guidance_scale=p["guidance_scale"])
         if sampler == "ddim":
             kwargs["eta"] = p.get("eta", 0.0)
+            kwargs["use_clipped_model_output"] = p.get("use_clipped_model_output", False)
             if kwargs["eta"] == 0:
                 kwargs.pop("noise")
         return registry.Call((randn(), randn(), alpha_prod_t, alpha_prod_t_prev), kwargs)
@@ -264,6 +268,10 @@ def _cases(sampler: str) -> tuple[list[registry.Case], dict[str, list[registry.C
         dict(shape=(1000,), prediction_type="epsilon", guidance_scale=7.5, eta=0.3),
         dict(shape=(2, 3, 29, 31), prediction_type="v_prediction", clip_sample=True, eta=0.7),
     ]
+    if sampler == "ddim":  # eps re-derived from the clipped x0
+        test_variants.append(
+            dict(shape=(5, 33), guidance_scale=2.0, clip_sample=True, use_clipped_model_output=True)
+        )
     tests = [registry.Case(_label(v), v) for v in test_variants]
     # the sampling loop's hot case: epsilon prediction with CFG (DDPM always adds noise)
     bench = {

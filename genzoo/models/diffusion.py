@@ -196,15 +196,18 @@ def sample(
     steps: int = 50,
     guidance_scale: float = 2.0,
     eta: float = 0.0,
+    timestep_spacing: str = "leading",
+    clipped_eps: bool = False,
     dtype: str | torch.dtype | None = None,
 ) -> torch.Tensor:
     """Digits of ``labels`` (default 0..9 repeated): [n, 1, 28, 28] float32 in [0, 1].
-    ``eta`` is DDIM's (0: deterministic); the DDPM sampler has none and ignores it."""
+    ``eta`` and ``clipped_eps`` (the noise re-derived from the clipped x_0) are DDIM's; the DDPM
+    sampler has neither and ignores them. ``timestep_spacing``: see ``sampling_scheduler``."""
     model = protocol.cast(model, dtype)
     device = protocol.device_of(model)
     generator = training.generator(seed, device)
     labels = previews.grid_labels(n, NUM_CLASSES, device) if labels is None else labels.to(device)
-    scheduler = diffusion_sampling.sampling_scheduler(model.config, sampler, steps)
+    scheduler = diffusion_sampling.sampling_scheduler(model.config, sampler, steps, timestep_spacing)
     x = torch.randn(n, 1, IMAGE_SIZE, IMAGE_SIZE, generator=generator, device=device).to(
         protocol.dtype_of(model)
     )
@@ -217,6 +220,7 @@ def sample(
         generator,
         guidance_scale=guidance_scale,
         eta=eta,
+        use_clipped_model_output=clipped_eps,
     )
     return ((x.float() + 1) / 2).clamp(0, 1)
 
@@ -279,6 +283,9 @@ FAMILY = protocol.Family(
             "guidance_scale", (1.0, 2.0, 4.0), 2.0
         ),  # classifier-free w; 1 skips the unconditional pass
         protocol.Knob("eta", (0.0, 1.0), 0.0),  # DDIM's noise: 0 deterministic, 1 DDPM-like
+        # where the timesteps start; DDIM's eps from the model output or from the clipped x_0
+        protocol.Knob("timestep_spacing", diffusion_sampling.TIMESTEP_SPACINGS, "leading"),
+        protocol.Knob("clipped_eps", (False, True), False),
     ),
     ops=("ddpm_step", "ddim_step", "group_norm_silu", "attention"),
     load_data=datasets.load_mnist,

@@ -20,6 +20,7 @@ from genzoo import kernels
 
 SAMPLERS = ("ddpm", "ddim")
 INFERENCE_STEPS = (1000, 250, 100, 50, 20, 10)
+TIMESTEP_SPACINGS = ("leading", "trailing")
 
 
 def training_scheduler(config) -> DDPMScheduler:
@@ -33,11 +34,17 @@ def training_scheduler(config) -> DDPMScheduler:
     )
 
 
-def sampling_scheduler(config, sampler: str, steps: int) -> DDPMScheduler | DDIMScheduler:
+def sampling_scheduler(
+    config, sampler: str, steps: int, timestep_spacing: str = "leading"
+) -> DDPMScheduler | DDIMScheduler:
     """DDPM (ancestral, Ho et al. 2020) or DDIM (Song et al. 2021) over ``steps`` of the
-    training schedule's timesteps (diffusers' default "leading" spacing)."""
+    training schedule's timesteps. ``timestep_spacing``: diffusers' default "leading" (DDIM-10
+    starts at t = 900 of 1000) or "trailing", which starts at t = T - 1 from pure noise (Lin et
+    al. 2024, "Common Diffusion Noise Schedules and Sample Steps are Flawed", Table 2)."""
     if sampler not in SAMPLERS:
         raise ValueError(f"sampler must be one of {SAMPLERS}, got {sampler!r}")
+    if timestep_spacing not in TIMESTEP_SPACINGS:
+        raise ValueError(f"timestep_spacing must be one of {TIMESTEP_SPACINGS}, got {timestep_spacing!r}")
     if not 1 <= steps <= config.num_train_timesteps:
         raise ValueError(f"steps must lie in 1..{config.num_train_timesteps}, got {steps}")
     settings = {
@@ -46,6 +53,7 @@ def sampling_scheduler(config, sampler: str, steps: int) -> DDPMScheduler | DDIM
         "prediction_type": config.prediction_type,
         "clip_sample": config.clip_sample,
         "clip_sample_range": 1.0,
+        "timestep_spacing": timestep_spacing,
     }
     scheduler = DDPMScheduler(**settings) if sampler == "ddpm" else DDIMScheduler(**settings)
     scheduler.set_timesteps(steps)
@@ -80,8 +88,12 @@ def denoise(
     *,
     guidance_scale: float,
     eta: float,
+    use_clipped_model_output: bool = False,
 ) -> torch.Tensor:
-    """Run the reverse process from ``x`` = x_T to x_0 with ``unet_forward(x, t, labels) -> output``."""
+    """Run the reverse process from ``x`` = x_T to x_0 with ``unet_forward(x, t, labels) -> output``.
+    ``use_clipped_model_output`` (DDIM): the step's noise re-derived from the clipped x_0, as
+    diffusers' ``DDIMScheduler.step`` offers; else from the model output, whose clipping error
+    then enters every step (DDPM uses only x_0 and x_t, so it does not apply there)."""
     config = scheduler.config
     is_ddpm = isinstance(scheduler, DDPMScheduler)
     guided = guidance_scale != 1.0
@@ -115,6 +127,13 @@ def denoise(
         else:
             noise = _gaussian(x.shape, generator, x) if eta > 0 else None
             x = kernels.ops.ddim_step(
-                output, x, alpha_prod_t, alpha_prod_t_prev, eta=eta, noise=noise, **common
+                output,
+                x,
+                alpha_prod_t,
+                alpha_prod_t_prev,
+                eta=eta,
+                noise=noise,
+                use_clipped_model_output=use_clipped_model_output,
+                **common,
             )
     return x

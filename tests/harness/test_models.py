@@ -94,3 +94,20 @@ def test_rows_give_throughput_and_no_speedup_where_untrusted(monkeypatch):
     )
     row = triton.row(timing, models.OutputError(None, None), baselines)
     assert row.interpreted and row.speedup_vs_eager is None and row.metric == "train_step_latency"
+
+
+def test_low_precision_is_judged_against_eager_float32_on_the_same_seed():
+    """A bf16 speedup is over eager fp32, and a bf16 point draws fp32's noise: its error is
+    the precision's, not another seed's."""
+    knobs = (("n", 4),)
+    fp32 = models.ModelPoint("gan", "generate", "eager", torch.float32, "tiny", knobs)
+    bf16 = models.ModelPoint("gan", "generate", "eager", torch.bfloat16, "tiny", knobs)
+    assert fp32.seed() == bf16.seed()
+    baselines = pipeline.Baselines()
+    models.ModelSubject(fp32, torch.nn.Identity(), None, "cpu").row(
+        Timing.from_samples([1.0]), models.OutputError(None, None), baselines
+    )
+    row = models.ModelSubject(bf16, torch.nn.Identity(), None, "cpu").row(
+        Timing.from_samples([0.25]), models.OutputError(1e-3, 1e-2), baselines
+    )
+    assert row.speedup_vs_eager == 4.0

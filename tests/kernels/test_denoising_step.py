@@ -57,12 +57,20 @@ def _run(backend, name, *args, dtype=torch.float32, **kwargs):
 @pytest.mark.parametrize("clip_sample", [False, True])
 @pytest.mark.parametrize("prediction_type", PREDICTION_TYPES)
 @pytest.mark.parametrize("eta", [0.0, 0.4, 1.0])
-def test_ddim_step_matches_diffusers(backend, prediction_type, clip_sample, eta):
+@pytest.mark.parametrize("use_clipped_model_output", [False, True])
+def test_ddim_step_matches_diffusers(backend, prediction_type, clip_sample, eta, use_clipped_model_output):
     scheduler = _scheduler(DDIMScheduler, prediction_type, clip_sample)
     for t in _timesteps(scheduler):
         seed = torch.randint(0, 2**31 - 1, ()).item()
         model_output, sample, noise = _random(seed, 3)
-        expected = scheduler.step(model_output, t, sample, eta=eta, variance_noise=noise).prev_sample
+        expected = scheduler.step(
+            model_output,
+            t,
+            sample,
+            eta=eta,
+            variance_noise=noise,
+            use_clipped_model_output=use_clipped_model_output,
+        ).prev_sample
         prev_t = t - scheduler.config.num_train_timesteps // scheduler.num_inference_steps
         alpha_prev = scheduler.alphas_cumprod[prev_t] if prev_t >= 0 else scheduler.final_alpha_cumprod
         result = _run(
@@ -77,6 +85,7 @@ def test_ddim_step_matches_diffusers(backend, prediction_type, clip_sample, eta)
             prediction_type=prediction_type,
             clip_sample=clip_sample,
             clip_sample_range=1.5,
+            use_clipped_model_output=use_clipped_model_output,
         )
         assert relative_error(result, expected) <= 1e-5, f"t={t} seed={seed}"
 

@@ -87,3 +87,11 @@ def test_points_time_with_the_benchmark_threads_and_training_keeps_every_core(mo
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_bf16_speed_is_judged_against_eager_float32(vae_rows):
+    speed = vae_rows[(vae_rows["metric"] == "images_per_s") & (vae_rows["case"] == "default")].set_index(
+        "dtype"
+    )
+    expected = speed.loc["bfloat16", "value"] / speed.loc["float32", "value"]
+    assert speed.loc["bfloat16", "speedup_vs_eager"] == pytest.approx(expected)
