@@ -33,6 +33,9 @@ from genzoo.report.cross_family import best_points
 # through what the decoder makes of holes in its latent space (genzoo.quality.latent_smoothness)
 SMOOTH_PATH_RATIO = 1.5
 
+# the rows behind a claim carry no intervals yet: a verdict from point estimates is no test
+POINT_ESTIMATES_CAVEAT = "(Point estimates, no intervals at this N: not significance-tested.)"
+
 
 @dataclasses.dataclass(frozen=True)
 class Verdict:
@@ -195,5 +198,7 @@ def claims(frame: pd.DataFrame) -> list[str]:
             for claim in family.claims:
                 verdict = judge(claim, evidence, name)
                 answer = {True: "holds", False: "does not hold", None: "cannot be tested"}[verdict.holds]
-                sentences.append(f"Claim '{claim.text}' {answer}{where}: {verdict.evidence}.")
+                sentences.append(
+                    f"Claim '{claim.text}' {answer}{where}: {verdict.evidence}. {POINT_ESTIMATES_CAVEAT}"
+                )
     return sentences
