@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from genzoo import bench_suite
-from genzoo.harness import goals
+from genzoo.harness import goals, suites
 from genzoo.harness.timing import default_device
 from genzoo.kernels import BACKENDS
 from genzoo.results import benchmark_json
@@ -49,18 +48,18 @@ def _backend_list(text: str) -> tuple[str, ...]:
     return backends
 
 
-def options_from(args: argparse.Namespace) -> bench_suite.BenchOptions:
+def options_from(args: argparse.Namespace) -> suites.BenchOptions:
     default_device(args.device)  # a device this machine lacks is refused before anything runs
     if args.goals and default_device(args.device) != "cuda":
         raise SystemExit("genzoo: --goals reads the speed goals on the GPU grid; this run has no CUDA device")
-    return bench_suite.BenchOptions(
+    return suites.BenchOptions(
         device=args.device, quick=args.quick, goals=args.goals, backends=args.backends, select=args.select
     )
 
 
 def print_table(json_path: Path) -> None:
     frame = benchmark_json.load(json_path)
-    table = bench_suite.op_table(frame)
+    table = suites.op_table(frame)
     with pd.option_context("display.max_rows", None, "display.width", 200):
         print(table.to_string(index=False))
         print("speedup and throughput are empty for interpreted or out-of-tolerance points")
@@ -69,10 +68,10 @@ def print_table(json_path: Path) -> None:
             print(verdicts.to_string(index=False))
 
 
-def explain_failure(command: str, code: int, options: bench_suite.BenchOptions) -> int:
+def explain_failure(command: str, code: int, options: suites.BenchOptions) -> int:
     """pytest's exit code of the suites as the command's own: 5 (nothing collected) is a
     selection that matches no benchmark point, said in one line."""
-    if code == bench_suite.NO_POINTS_SELECTED:
+    if code == suites.NO_POINTS_SELECTED:
         print(
             f"genzoo {command}: -k {options.select!r} selects no benchmark point (e.g. -k 'ddim_step and float32')"
         )
@@ -84,7 +83,7 @@ def explain_failure(command: str, code: int, options: bench_suite.BenchOptions) 
 
 def main(args: argparse.Namespace) -> int:
     options = options_from(args)
-    code = bench_suite.run_suites(options, args.json)
+    code = suites.run_suites(options, args.json)
     if code == 0:
         print_table(args.json)
     return explain_failure("bench", code, options)

@@ -10,8 +10,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from genzoo import bench_suite, fingerprint, sweeps
+from genzoo import fingerprint, sweeps
 from genzoo.commands import bench
+from genzoo.harness import suites
 from genzoo.harness.timing import default_device
 from genzoo.kernels import BACKENDS
 from genzoo.models import checkpoint, protocol
@@ -73,7 +74,7 @@ def main(args: argparse.Namespace) -> int:
     if not args.skip_ops and not run.is_done("ops"):
         # pytest-benchmark creates its JSON file at start-up: keep it out of benchmarks/ until done
         partial = run.path / ".ops-benchmark.json"
-        code = bench_suite.run_suites(bench_options, partial)
+        code = suites.run_suites(bench_options, partial)
         if partial.exists():
             run.add_benchmark_json("ops", partial)
             partial.unlink()

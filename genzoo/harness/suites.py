@@ -21,7 +21,7 @@ NO_POINTS_SELECTED = 5  # pytest's exit code when nothing was collected
 
 def bench_dir() -> Path:
     """``bench/`` of the clone this package was installed from (editable), else ``./bench``."""
-    for candidate in (Path(__file__).resolve().parent.parent / "bench", Path.cwd() / "bench"):
+    for candidate in (Path(__file__).resolve().parents[2] / "bench", Path.cwd() / "bench"):
         if (candidate / "test_ops.py").is_file():
             return candidate
     raise FileNotFoundError(

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 import torch
 
-from genzoo import bench_suite, tolerance
-from genzoo.harness import ops, pipeline
+from genzoo import tolerance
+from genzoo.harness import ops, pipeline, suites
 from genzoo.harness.ceilings import Ceilings
 from genzoo.harness.timing import Timing
 from genzoo.kernels import registry
@@ -52,10 +52,10 @@ def test_a_wrong_output_gets_no_speed_figure():
 
 def test_suite_writes_json_with_metrics_for_every_point(tmp_path):
     json_path = tmp_path / "bench.json"
-    options = bench_suite.BenchOptions(
+    options = suites.BenchOptions(
         device="cpu", quick=True, backends=("eager", "triton"), select="ddim_step and float32"
     )
-    assert bench_suite.run_suites(options, json_path) == 0
+    assert suites.run_suites(options, json_path) == 0
     data = json.loads(json_path.read_text())
     assert data["genzoo"]["ceilings"]["copy_gbps"] > 0
     assert data["genzoo"]["fingerprint"]["device"] == "cpu"
@@ -72,19 +72,19 @@ def test_suite_writes_json_with_metrics_for_every_point(tmp_path):
     )
     assert set(frame.loc[frame["kind"] == "ceiling", "metric"]) >= {"copy_bandwidth", "matmul_float32"}
     assert not list(tmp_path.glob(".*partial")), "no temporary file may be left behind"
-    table = bench_suite.op_table(frame)
+    table = suites.op_table(frame)
     assert set(table["backend"]) == {"eager", "triton"}
 
 
 def test_attention_rows_carry_the_speedup_over_sdpa(tmp_path):
     json_path = tmp_path / "bench.json"
-    options = bench_suite.BenchOptions(
+    options = suites.BenchOptions(
         device="cpu",
         quick=True,
         backends=("eager", "sdpa", "compile"),
         select="test_op and attention- and float32",
     )
-    assert bench_suite.run_suites(options, json_path) == 0
+    assert suites.run_suites(options, json_path) == 0
     ops = benchmark_json.load(json_path).query("kind == 'op'").set_index("backend")
     assert set(ops.index) == {"eager", "sdpa", "compile"}
     assert ops.loc["sdpa", "speedup_vs_vendor"] == 1.0
