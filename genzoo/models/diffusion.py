@@ -249,16 +249,22 @@ def write_preview(model: ClassConditionalUNet, directory: Path) -> list[Path]:
 
 # the sweep's knob values per preset: DDPM at its usual step count against DDIM's shorter paths,
 # and the guidance scale; batch sizes are timed at DDIM's shortest path (they are about the UNet)
-SWEEP_KNOBS = {
-    "tiny": dict(ddpm_steps=10, ddim_steps=(5, 2), guidance_scales=(1.0, 2.0)),
-    "cpu": dict(ddpm_steps=1000, ddim_steps=(250, 100, 50, 20, 10), guidance_scales=(1.0, 2.0, 4.0)),
-    "gpu": dict(ddpm_steps=1000, ddim_steps=(250, 100, 50, 20, 10), guidance_scales=(1.0, 2.0, 4.0, 8.0)),
-}
+STEPS_KNOB = protocol.Knob("steps", diffusion_sampling.INFERENCE_STEPS, 50)  # UNet calls, x2 with guidance
+# classifier-free guidance w; 1 skips the unconditional pass
+GUIDANCE_KNOB = protocol.Knob("guidance_scale", (1.0, 2.0, 4.0), 2.0)
+# the tiny preset (tests of the plumbing) visits a few short paths instead of the knobs' values
+TINY_SWEEP = dict(ddpm_steps=10, ddim_steps=(5, 2), guidance_scales=(1.0, 2.0))
 
 
 def sweep_plan(preset: str) -> protocol.SweepPlan:
-    knobs = SWEEP_KNOBS[preset]
-    reference = dict(sampler="ddim", steps=50, guidance_scale=2.0, eta=0.0)
+    """DDPM at its full step count against DDIM's shorter paths and the guidance scales, around
+    DDIM-50 at w = 2, from the knobs' values; batch sizes are timed at DDIM's shortest path
+    (they are about the UNet, not the steps)."""
+    ddpm_steps, *ddim_steps = STEPS_KNOB.values
+    knobs = dict(ddpm_steps=ddpm_steps, ddim_steps=tuple(ddim_steps), guidance_scales=GUIDANCE_KNOB.values)
+    if preset == "tiny":
+        knobs = TINY_SWEEP
+    reference = dict(sampler="ddim", steps=STEPS_KNOB.default, guidance_scale=GUIDANCE_KNOB.default, eta=0.0)
     variants = [dict(reference, sampler="ddpm", steps=knobs["ddpm_steps"])]
     variants += [dict(reference, steps=steps) for steps in knobs["ddim_steps"]]
     variants += [
@@ -278,10 +284,8 @@ FAMILY = protocol.Family(
         # DDPM by default: on these short-trained nets DDIM's deterministic path keeps the
         # errors that DDPM's fresh noise washes out, most under guidance (results/ grids)
         protocol.Knob("sampler", diffusion_sampling.SAMPLERS, "ddpm"),
-        protocol.Knob("steps", diffusion_sampling.INFERENCE_STEPS, 50),  # UNet calls, x2 with guidance
-        protocol.Knob(
-            "guidance_scale", (1.0, 2.0, 4.0), 2.0
-        ),  # classifier-free w; 1 skips the unconditional pass
+        STEPS_KNOB,
+        GUIDANCE_KNOB,
         protocol.Knob("eta", (0.0, 1.0), 0.0),  # DDIM's noise: 0 deterministic, 1 DDPM-like
         # where the timesteps start; DDIM's eps from the model output or from the clipped x_0
         protocol.Knob("timestep_spacing", diffusion_sampling.TIMESTEP_SPACINGS, "leading"),

@@ -200,11 +200,19 @@ def write_preview(model: ByteGPT, directory: Path) -> list[Path]:
     return [previews.write_text_samples(parts, Path(directory) / "llm.txt")]
 
 
+CACHE_KNOB = protocol.Knob(
+    "use_cache", (True, False), True
+)  # one new byte per forward, or the whole sequence
+
+
 def sweep_plan(preset: str) -> protocol.SweepPlan:
-    """KV cache on and off at 64 new bytes, or as many as the preset's context leaves the prompt."""
+    """Each KV-cache setting at 64 new bytes, or as many as the preset's context leaves the prompt."""
     new_tokens = min(64, PRESETS[preset].context - len(DEFAULT_PROMPT))
-    reference = dict(n=8, use_cache=True, new_tokens=new_tokens)
-    return protocol.SweepPlan(reference, (dict(reference, use_cache=False),))
+    reference = dict(n=8, use_cache=CACHE_KNOB.default, new_tokens=new_tokens)
+    variants = tuple(
+        dict(reference, use_cache=value) for value in CACHE_KNOB.values if value != CACHE_KNOB.default
+    )
+    return protocol.SweepPlan(reference, variants)
 
 
 FAMILY = protocol.Family(
@@ -213,12 +221,9 @@ FAMILY = protocol.Family(
     presets=PRESETS,
     knobs=(
         protocol.Knob("n", (1, 8, 32), 8),  # sequences generated at once (the batch size)
-        protocol.Knob(
-            "use_cache", (True, False), True
-        ),  # KV cache: one new byte per forward, or the whole sequence
-        protocol.Knob(
-            "new_tokens", (32, 96), 96
-        ),  # bytes generated per sequence; prompt and these fit the context
+        CACHE_KNOB,
+        # bytes generated per sequence; prompt and these fit the context
+        protocol.Knob("new_tokens", (32, 96), 96),
     ),
     ops=("attention",),
     load_data=datasets.load_code_corpus,
