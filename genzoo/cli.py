@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from genzoo import commands
+from genzoo.executors import ExecutorError
 from genzoo.harness.timing import DeviceUnavailableError
 
 
@@ -34,7 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except DeviceUnavailableError as error:
+    except (DeviceUnavailableError, ExecutorError) as error:
         print(f"genzoo {args.command}: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from genzoo import executors
 from genzoo.harness import goals, suites
 from genzoo.harness.timing import default_device
 from genzoo.kernels import BACKENDS
@@ -21,6 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--json", type=Path, default=Path("results") / "benchmark.json", help="where to write the JSON"
     )
+    executors.add_arguments(parser)
 
 
 def add_selection_arguments(parser: argparse.ArgumentParser) -> None:
@@ -82,6 +84,11 @@ def explain_failure(command: str, code: int, options: suites.BenchOptions) -> in
 
 
 def main(args: argparse.Namespace) -> int:
+    ray_options = executors.ray_options_from(args)
+    if ray_options is not None:
+        from genzoo.executors import ray_commands
+
+        return ray_commands.bench_on_cluster(args, ray_options)
     options = options_from(args)
     code = suites.run_suites(options, args.json)
     if code == 0:

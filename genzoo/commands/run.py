@@ -3,6 +3,7 @@
 Stages, each recorded as done in the results directory so that ``--resume`` skips it:
 ``ops`` (the op benchmark suite), ``train-<family>`` (checkpoints and sample previews),
 ``sweep-<family>`` (speed/quality sweeps); the report is rewritten at the end of every run.
+With ``--executor ray`` the same stages run as tasks on a Ray cluster (``genzoo.executors.ray_run``).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from genzoo import fingerprint, sweeps
+from genzoo import executors, fingerprint, sweeps
 from genzoo.commands import bench
 from genzoo.harness import suites
 from genzoo.harness.timing import default_device
@@ -49,6 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     stages.add_argument(
         "--ops-only", action="store_true", help="only the op benchmark suite (no training, no sweeps)"
     )
+    executors.add_arguments(parser)
 
 
 def _family_list(text: str) -> tuple[str, ...]:
@@ -62,6 +64,9 @@ def _family_list(text: str) -> tuple[str, ...]:
 
 
 def main(args: argparse.Namespace) -> int:
+    ray_options = executors.ray_options_from(args)
+    if ray_options is not None:
+        return _main_on_ray(args, ray_options)
     device = default_device(args.device)
     preset = args.preset or ("gpu" if device == "cuda" else "cpu")
     bench_options = None if args.skip_ops else bench.options_from(args)  # refuses bad selections early
@@ -97,4 +102,48 @@ def main(args: argparse.Namespace) -> int:
     if not args.skip_ops:
         bench.print_table(run.path / "benchmarks" / "ops.json")
     print(f"report: {files.markdown} and {files.html}")
+    return 0
+
+
+def _main_on_ray(args: argparse.Namespace, options: executors.RayOptions) -> int:
+    from genzoo.executors import cluster, ray_run
+
+    with cluster.connected(options) as ray:
+        device = cluster.cluster_device(ray, args.device)  # the cluster's devices, not this process's
+        preset = args.preset or ("gpu" if device == "cuda" else "cpu")
+        if args.goals and device != "cuda":
+            raise executors.ExecutorError(
+                "--goals reads the speed goals on the GPU grid; the cluster has no GPU"
+            )
+        bench_options = None
+        if not args.skip_ops:
+            bench_options = suites.BenchOptions(
+                device=device, quick=args.quick, goals=args.goals, backends=args.backends, select=args.select
+            )
+            if not ray_run.op_shards(bench_options):  # refused before a results directory exists
+                return bench.explain_failure("run", suites.NO_POINTS_SELECTED, bench_options)
+        if args.resume:
+            run = RunDir.open(args.resume)
+        else:
+            # the driver's own environment: every row carries the fingerprint of the worker that made it
+            driver_device = device if default_device() == device else "cpu"
+            run = RunDir.create(args.results, args.run_id, fingerprint.collect(driver_device).as_flat_dict())
+        print(f"genzoo run: results in {run.path} (preset {preset}, device {device}, executor ray)")
+        families = () if args.ops_only else args.families
+        plan = ray_run.RunPlan(preset, device, tuple(families), args.backends or BACKENDS, bench_options)
+        outcome = ray_run.run_on_cluster(ray, run, plan, options)
+
+    if outcome.nothing_selected():
+        return bench.explain_failure("run", suites.NO_POINTS_SELECTED, bench_options)
+    files = write_report([run.path], run.path / "report")
+    for shard in sorted((run.path / "benchmarks").glob("ops-*.json")):
+        bench.print_table(shard)
+    print(f"report: {files.markdown} and {files.html}")
+    failures = run.failures()
+    if failures:
+        print(
+            f"genzoo run: {len(failures)} stages failed ({', '.join(sorted(failures))}); "
+            f"`--resume {run.path} --executor ray` runs them again"
+        )
+        return 1
     return 0

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import torch
 
+from genzoo import executors
 from genzoo.models import checkpoint, protocol
 
 NAME = "train"
@@ -40,6 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="CPU threads for torch (default: torch's, one per core); "
         "1 is faster on cores other jobs are using",
     )
+    executors.add_arguments(parser)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -48,6 +50,11 @@ def main(args: argparse.Namespace) -> int:
     if unknown:
         print(f"genzoo train: unknown families {unknown}; known: {', '.join(protocol.names())}")
         return 2
+    ray_options = executors.ray_options_from(args)
+    if ray_options is not None:
+        from genzoo.executors import ray_commands
+
+        return ray_commands.train_on_cluster(args, ray_options, families)
     if args.threads:
         torch.set_num_threads(args.threads)
     total = 0.0

@@ -127,26 +127,44 @@ def ensure_trained_seeds(
 ) -> list[Trained]:
     """One ``Trained`` per seed of the preset (``seed``, then ``extra_seeds``), each loaded from
     its checkpoint when that matches, else trained, evaluated and saved. ``force`` retrains."""
+    data = protocol.get(family).load_data()
+    options = dict(directory=directory, device=device, progress=progress, force=force, data=data)
+    return [ensure_trained_seed(family, preset, seed, **options) for seed in seeds(family, preset)]
+
+
+def seeds(family: str, preset: str) -> tuple[int, ...]:
+    """The training seeds of a family's preset: its ``seed``, then its ``extra_seeds``."""
+    base = protocol.get(family).config(preset)
+    return (base.seed, *base.extra_seeds)
+
+
+def ensure_trained_seed(
+    family: str,
+    preset: str,
+    seed: int,
+    *,
+    directory: Path | None = None,
+    device: torch.device | str | None = None,
+    progress: bool = True,
+    force: bool = False,
+    data: object | None = None,
+) -> Trained:
+    """One seed of ``ensure_trained_seeds``: the unit a distributed run gives each worker.
+    ``data`` (the family's ``load_data()``) saves reading it again for every seed."""
     spec = protocol.get(family)
-    base = spec.config(preset)
-    data = spec.load_data()
+    config = dataclasses.replace(spec.config(preset), seed=seed)
+    data = spec.load_data() if data is None else data
     device = torch.device(default_device(device))
-    trained = []
-    for seed in (base.seed, *base.extra_seeds):
-        config = dataclasses.replace(base, seed=seed)
-        path = checkpoint_path(family, preset, seed, directory)
-        found = None if force else load(path, family, preset, config, data.sha256, device)
-        if found is None:
-            model = spec.build(config).to(device)
-            log = spec.train(model, data, progress=progress)
-            metrics = {f"train_{name}": value for name, value in log.final().items()}
-            metrics.update(spec.evaluate(model, data))
-            save(path, family, preset, model, data.sha256, metrics, log)
-            found = Trained(
-                family, preset, config, model.eval(), data.sha256, metrics, log, path, trained_now=True
-            )
-        trained.append(found)
-    return trained
+    path = checkpoint_path(family, preset, seed, directory)
+    found = None if force else load(path, family, preset, config, data.sha256, device)
+    if found is not None:
+        return found
+    model = spec.build(config).to(device)
+    log = spec.train(model, data, progress=progress)
+    metrics = {f"train_{name}": value for name, value in log.final().items()}
+    metrics.update(spec.evaluate(model, data))
+    save(path, family, preset, model, data.sha256, metrics, log)
+    return Trained(family, preset, config, model.eval(), data.sha256, metrics, log, path, trained_now=True)
 
 
 def ensure_trained(family: str, preset: str = "cpu", **options) -> Trained:

@@ -9,6 +9,8 @@ Layout of ``results/<run-id>/`` (the root is ``$GENZOO_RESULTS_DIR`` or ``./resu
     stages/<stage>.done    one marker per finished stage: ``genzoo run --resume`` skips these
     samples/               sample grids (<family>.png) and texts (<family>.txt) for the report
     measurements.csv       the tidy table of all of the above, rewritten after every write
+    failures.json          stage -> why it failed, of the last run over this directory (distributed runs)
+    tasks.json             a distributed run's task log: node, host, start and end of every task
 
 Every file is written atomically (``genzoo.storage``), and each stage owns its own files, so
 stages, or workers on several devices, never rewrite one another's. ``load_table`` reads the
@@ -171,6 +173,24 @@ class RunDir:
         writing stages of one run in parallel should call it once more when all are done."""
         table = self.load_table()
         return storage.atomic_write_text(self.path / "measurements.csv", table.to_csv(index=False))
+
+    def write_failures(self, failures: dict[str, str]) -> Path:
+        """The stages the last run left failed, with the reason (rewritten by every run, so a
+        resumed run that finishes them leaves an empty record)."""
+        return storage.atomic_write_json(self.path / "failures.json", dict(failures))
+
+    def failures(self) -> dict[str, str]:
+        path = self.path / "failures.json"
+        return dict(_read_json(path)) if path.exists() else {}
+
+    def write_task_log(self, records: list[dict]) -> Path:
+        """A distributed run's tasks (one dict each: stage, node, host, start, end), this run's
+        appended to those of the runs before it over the same directory."""
+        return storage.atomic_write_json(self.path / "tasks.json", list(records))
+
+    def task_log(self) -> list[dict]:
+        path = self.path / "tasks.json"
+        return list(_read_json(path)) if path.exists() else []
 
     # -- reading ----------------------------------------------------------------------------
 
