@@ -38,14 +38,3 @@ def write_image_grid(images: torch.Tensor, path: Path, columns: int = 10) -> Pat
     png = io.BytesIO()
     Image.fromarray(image_grid(images, columns)).save(png, format="PNG")
     return storage.atomic_write_bytes(Path(path), png.getvalue())
-
-
-def write_text_samples(samples: list[tuple[bytes, torch.Tensor]], path: Path) -> Path:
-    """Each generated sequence after its prompt: ``samples`` pairs a prompt with its
-    continuations ``[n, new_tokens]`` (bytes, decoded as UTF-8 with replacement)."""
-    parts = []
-    for prompt, continuations in samples:
-        for row in continuations.cpu().tolist():
-            text = (prompt + bytes(row)).decode("utf-8", errors="replace")
-            parts.append(f"# ---- sample {len(parts)} (prompt {prompt!r}) ----\n{text}\n")
-    return storage.atomic_write_text(Path(path), "\n".join(parts))

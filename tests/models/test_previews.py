@@ -21,14 +21,9 @@ def test_image_grid_places_each_image_in_its_cell():
     assert grid[: scale * pad].max() == 0  # padding stays black
 
 
-def test_grid_png_and_text_samples_are_written(tmp_path):
+def test_grid_png_is_written(tmp_path):
     path = previews.write_image_grid(torch.rand(20, 1, 28, 28), tmp_path / "sub" / "grid.png")
     assert Image.open(path).size == previews.image_grid(torch.rand(20, 1, 28, 28), 10).shape[::-1]
-    text = previews.write_text_samples(
-        [(b"def ", torch.tensor([[102, 40, 41, 58], [0xFF, 0xFE, 65, 10]]))], tmp_path / "s.txt"
-    )
-    content = text.read_text()
-    assert "def f():" in content and "\ufffd" in content and content.count("# ---- sample") == 2
 
 
 def test_every_family_writes_its_preview(tiny, tmp_path, monkeypatch):
