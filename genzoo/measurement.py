@@ -19,7 +19,7 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-KINDS = ("op", "model", "sweep", "quality", "ceiling", "training")
+KINDS = ("op", "model", "sweep", "quality", "ceiling", "training", "cost")
 KEY_COLUMNS = ("kind", "subject", "backend", "dtype", "case", "metric")
 DIRECTIONS = ("lower", "higher", "")  # which way the metric is better; "" where it has a target instead
 KNOB_PREFIX = "knob_"  # a knob ``steps`` is the table's column ``knob_steps``

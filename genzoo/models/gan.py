@@ -72,7 +72,12 @@ class Generator(nn.Module):
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         one_hot = F.one_hot(labels, NUM_CLASSES).to(z.dtype)
-        return self.upsample(self.project(torch.cat([z, one_hot], dim=1)))
+        return self.from_inputs(torch.cat([z, one_hot], dim=1))
+
+    def from_inputs(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Images of generator inputs [B, latent_dim + 10]: z beside a one-hot label, or any point
+        between two such inputs (a soft label), as latent interpolations walk them."""
+        return self.upsample(self.project(inputs))
 
 
 class Discriminator(nn.Module):
@@ -197,35 +202,27 @@ def write_preview(model: ConditionalDCGAN, directory: Path) -> list[Path]:
     return [previews.write_image_grid(sample(model, 80, seed=0), Path(directory) / "gan.png")]
 
 
-def seed_spread(trained: list, context) -> list[Measurement]:
-    """FID of each training seed's generator, and the spread of FIDs and of the generator's loss
-    curves across seeds (``trained``: a ``checkpoint.Trained`` per seed)."""
+def draw_latents(model: ConditionalDCGAN, n: int, generator: torch.Generator) -> torch.Tensor:
+    """The generator's whole input as its latent: z ~ N(0, I) beside a one-hot label drawn
+    uniformly, so that interpolations cross classes as the VAE's do."""
+    device = protocol.device_of(model)
+    z = torch.randn(n, model.config.latent_dim, generator=generator, device=device)
+    labels = torch.randint(0, NUM_CLASSES, (n,), generator=generator, device=device)
+    return torch.cat([z, F.one_hot(labels, NUM_CLASSES).to(z.dtype)], dim=1)
+
+
+def decode_latents(model: ConditionalDCGAN, latents: torch.Tensor) -> torch.Tensor:
+    return ((model.generator.from_inputs(latents).float() + 1) / 2).clamp(0, 1)
+
+
+def loss_curve_spread(trained: list, context) -> list[Measurement]:
+    """How the generator's loss curves oscillate and spread across training seeds (``trained``: a
+    ``checkpoint.Trained`` per seed); each seed's sample quality is measured for every image family
+    alike (``genzoo.sweeps.claim_evidence``)."""
     from genzoo import quality
 
-    rows, fids = [], []
-    for run in trained:
-        images = sample(run.model, context.settings.quality_samples, 1000)
-        fid = quality.evaluate_images(images, context.image_reference).metrics["fid"]
-        fids.append(fid)
-        rows.append(
-            Measurement(
-                "quality",
-                "gan",
-                "eager",
-                "float32",
-                f"seed={run.config.seed}",
-                "fid",
-                fid,
-                "",
-                better="lower",
-                samples=context.settings.quality_samples,
-                seeds="1000",
-                knobs=(("train_seed", run.config.seed),),
-                note="one training seed",
-            )
-        )
     if len(trained) < 2:
-        return rows
+        return []
     common = dict(
         kind="quality",
         subject="gan",
@@ -234,13 +231,12 @@ def seed_spread(trained: list, context) -> list[Measurement]:
         case=f"seeds={len(trained)}",
         unit="",
         better="lower",
+        samples=len(trained),
         seeds=",".join(str(run.config.seed) for run in trained),
+        note="training seeds",
     )
-    fid_spread = quality.spread(fids, "fid")
     curves = quality.loss_curve_spread([run.log.losses["g_loss"] for run in trained])
-    return rows + [
-        Measurement(metric="fid_seed_std", value=fid_spread.std, **common),
-        Measurement(metric="fid_seed_cv", value=fid_spread.cv, **common),
+    return [
         Measurement(metric="g_loss_oscillation_mean", value=curves.oscillation.mean, **common),
         Measurement(metric="g_loss_across_seed_std", value=curves.across_seed_std, **common),
     ]
@@ -261,6 +257,7 @@ FAMILY = protocol.Family(
     headline=protocol.Headline("fid", "lower", window=0.10),
     sweep_plan=lambda preset: protocol.SweepPlan(reference={}),
     benchmark_cases={"cpu": (dict(n=16),), "cuda": (dict(n=256),)},
-    extra_measurements=seed_spread,
+    extra_measurements=loss_curve_spread,
+    latent_space=protocol.LatentSpace(draw_latents, decode_latents),
     claims=(protocol.Claim("GANs: fastest, unstable", ("fastest", "unstable")),),
 )

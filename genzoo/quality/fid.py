@@ -11,12 +11,12 @@ the squared MMD with the cubic polynomial kernel k(x, y) = (x.y / d + 1)^3:
     MMD^2_u = sum_{i!=j} k(a_i, a_j) / (m(m-1)) + sum_{i!=j} k(b_i, b_j) / (n(n-1))
               - 2 sum_{i,j} k(a_i, b_j) / (mn)
 
-Both are scored by ``torchmetrics``' ``FrechetInceptionDistance`` and ``KernelInceptionDistance``
-on feature vectors that the feature net computed beforehand (``feature_net.read_images``: one pass
-per image set, shared with precision / recall and the classifier scores); their ``feature`` module
-is ``FeatureVectors``, a pass-through. The real side is fed once and kept across ``reset()``.
-``frechet_distance`` and ``polynomial_mmd2`` beside them are the plain float64 references on raw
-feature vectors, written for checking, and tested against closed forms.
+Both are computed here in float64 on feature vectors that the feature net computed beforehand
+(``feature_net.read_images``: one pass per image set, shared with every other metric), and tested
+against closed forms and against ``torchmetrics``' ``FrechetInceptionDistance`` and
+``KernelInceptionDistance`` (KID with one subset of all rows, where torchmetrics' subset mean is
+exactly this full-set estimate). Plain functions of two feature sets, because every bootstrap
+replicate of an interval (``image_metrics``) evaluates them on resampled rows.
 
 FID is biased upward at small sample counts (Chong & Forsyth 2020): compare numbers only at equal
 N, which is why the anchors of ``anchors.py`` use the generated set's N.
@@ -24,14 +24,9 @@ N, which is why the anchors of ``anchors.py`` use the generated set's N.
 
 from __future__ import annotations
 
-import warnings
-
 import torch
-from torch import nn
-from torchmetrics.image.fid import FrechetInceptionDistance
-from torchmetrics.image.kid import KernelInceptionDistance
 
-from genzoo.quality.inputs import QualityInputError, check_features, check_same_width
+from genzoo.quality.inputs import check_features, check_same_width
 
 KID_DEGREE = 3  # Bińkowski et al.: cubic, so that the kernel matches up to the third moments
 
@@ -76,89 +71,3 @@ def polynomial_mmd2(features_a: torch.Tensor, features_b: torch.Tensor) -> float
     within_a = (k_aa.sum() - k_aa.diagonal().sum()) / (m * (m - 1))
     within_b = (k_bb.sum() - k_bb.diagonal().sum()) / (n * (n - 1))
     return (within_a + within_b - 2 * k_ab.mean()).item()
-
-
-class FeatureVectors(nn.Module):
-    """torchmetrics' ``feature`` module for vectors computed beforehand: [N, width] in, float64 out.
-
-    torchmetrics reads ``num_features`` instead of probing with a dummy image. Float64, because KID
-    keeps the features in the dtype it gets and its unbiased estimate subtracts sums of m^2 kernel
-    values, which float32 would round away."""
-
-    def __init__(self, width: int) -> None:
-        super().__init__()
-        self.num_features = width
-
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return features.double()
-
-
-def _checked(
-    name: str, features: object, metric: FrechetInceptionDistance | KernelInceptionDistance
-) -> torch.Tensor:
-    features = check_features(name, features, min_count=2)
-    width = metric.inception.num_features
-    if features.shape[1] != width:
-        raise QualityInputError(f"{name} has {features.shape[1]} features per sample, the real side {width}")
-    return features.to(metric.device)
-
-
-def fid_metric(real_features: torch.Tensor) -> FrechetInceptionDistance:
-    """torchmetrics' FID, its real statistics accumulated from ``real_features`` [N >= 2, width]."""
-    real_features = check_features("real_features", real_features, min_count=2)
-    metric = FrechetInceptionDistance(
-        feature=FeatureVectors(real_features.shape[1]), reset_real_features=False
-    )
-    metric.to(real_features.device).update(real_features, real=True)
-    return metric
-
-
-@torch.no_grad()
-def feature_fid(metric: FrechetInceptionDistance, generated: torch.Tensor) -> float:
-    """FID of the generated set's features [N >= 2, width] against the real side of ``metric``."""
-    generated = _checked("generated", generated, metric)
-    metric.reset()  # forgets the previous generated set, keeps the real one
-    metric.update(generated, real=False)
-    return float(metric.compute())
-
-
-def kid_metric(real_features: torch.Tensor, subsets: int, subset_size: int) -> KernelInceptionDistance:
-    """torchmetrics' KID: ``subsets`` draws of ``subset_size`` from each side, the real side being
-    ``real_features`` [N >= 2, width]."""
-    real_features = check_features("real_features", real_features, min_count=2)
-    with warnings.catch_warnings():  # "will save all extracted features": a few MB here
-        warnings.filterwarnings("ignore", message=".*save all extracted features.*")
-        metric = KernelInceptionDistance(
-            feature=FeatureVectors(real_features.shape[1]),
-            subsets=subsets,
-            subset_size=subset_size,
-            degree=KID_DEGREE,
-            reset_real_features=False,
-        )
-    metric.to(real_features.device).update(real_features, real=True)
-    return metric
-
-
-@torch.no_grad()
-def feature_kid(
-    metric: KernelInceptionDistance, generated: torch.Tensor, seed: int = 0
-) -> tuple[float, float]:
-    """(mean, std) of KID over the metric's subsets, for the generated set's features [N >= 2, width].
-
-    The subsets are drawn with ``torch.randperm`` from a seeded, forked RNG: the same inputs give
-    the same number, and the caller's RNG is left as it was. When a side has fewer samples than
-    the configured ``subset_size``, the subsets shrink to the smaller side for this call.
-    """
-    generated = _checked("generated", generated, metric)
-    metric.reset()
-    metric.update(generated, real=False)
-    configured = metric.subset_size
-    real_count = sum(f.shape[0] for f in metric.real_features)
-    metric.subset_size = min(configured, real_count, generated.shape[0])
-    try:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            mean, std = metric.compute()
-    finally:
-        metric.subset_size = configured
-    return float(mean), float(std)

@@ -1,21 +1,25 @@
 """One entry point for the quality of generated MNIST-like images: ``evaluate_images``.
 
-Given generated images [N, 1, 28, 28] in [0, 1], it computes, against the 4,500 training digits:
+Given generated images [N, 1, 28, 28] in [0, 1] (and the sampling seeds that drew them), it scores
+them against the **500 held-out digits** (50 per class), which no generator and no feature net has
+trained on; a generator that memorised its training digits gains nothing there. Every figure comes
+with its 95% bootstrap interval at n = min(N, 500) rows a side (``image_metrics``):
 
-    fid, kid_mean, kid_std            distribution distance (fid.py), on the feature net
-    precision, recall, density, coverage     fidelity / diversity on k-NN balls (precision_recall.py),
-                                      the real side subsampled to N (seeded), as the papers compare
+    fid, kid                          distribution distance (fid.py), on the feature net
+    precision, recall, density, coverage     fidelity / diversity on k-NN balls (precision_recall.py)
     classifier_score                  inception-score analogue (classifier_scores.py)
     class_entropy_ratio, class_tv_from_uniform, missing_classes, mean_confidence   class balance
-    hf_fraction, sharpness_ratio      high-frequency energy, and its ratio to the training digits'
+    hf_fraction, sharpness_ratio      high-frequency energy, and its ratio to the reference digits'
+    memorisation_ratio                nearest-training-digit distance against real digits' (memorisation.py)
 
-and the same metrics for the two anchors of anchors.py (held-out real digits, uniform noise) at
-the same N, returned as a dict each and as ``Measurement`` rows (kind "quality").
+and the same figures for the two anchors of anchors.py at the same n: the real floor (training
+digits drawn class-balanced as the generators draw their labels) and uniform noise. A generator
+whose interval lies wholly on the better side of the floor's is beating real data, which no
+generator can do beyond noise: ``beats_real_floor`` names those metrics, and the report flags them.
 
-Everything about the real side (feature net, real FID/KID statistics, real features, real
-sharpness) lives in an ``ImageQualityReference``, built once and reused across generated sets;
-anchors are cached in it per N. The feature net runs once per image set: every metric reads the
-features and logits of that one pass.
+Everything about the real side (feature net, reference set, nearest-neighbour distances of the
+held-out digits to the training set) lives in an ``ImageQualityReference``, built once and reused
+across generated sets; anchors are cached in it per n.
 """
 
 from __future__ import annotations
@@ -28,26 +32,45 @@ import torch
 from genzoo.measurement import Measurement
 from genzoo.models.data import load_mnist
 from genzoo.quality import anchors
-from genzoo.quality.classifier_scores import class_balance, classifier_score
 from genzoo.quality.feature_net import PRESETS, FeatureNetConfig, load_or_train_feature_net, read_images
-from genzoo.quality.fid import feature_fid, feature_kid, fid_metric, kid_metric
+from genzoo.quality.image_metrics import BETTER as SET_BETTER
+from genzoo.quality.image_metrics import ImageSet, metric_replicates
 from genzoo.quality.inputs import check_images
-from genzoo.quality.precision_recall import DEFAULT_K, precision_recall
+from genzoo.quality.memorisation import memorisation_replicates, nearest_distances
+from genzoo.quality.precision_recall import DEFAULT_K
 from genzoo.quality.sharpness import DEFAULT_CUTOFF, high_frequency_fraction
+from genzoo.stats.interval import Interval, Replicates, measurement_fields
+
+# memorisation's target is the real digits' 1, not a direction
+BETTER = {**SET_BETTER, "memorisation_ratio": ""}
+ROW_BETTER = {**BETTER, "fid_equal_n": "lower", "kid_equal_n": "lower"}
 
 
 @dataclasses.dataclass(frozen=True)
 class ImageQualityConfig:
     feature_net: FeatureNetConfig = PRESETS["cpu"]
-    kid_subsets: int = 50  # torchmetrics' default is 100; 50 puts the std of the mean at ~1/7 of kid_std
-    kid_subset_size: int = 1000  # Bińkowski et al.'s; shrinks to N for smaller sets
     k: int = DEFAULT_K  # neighbours for precision, recall, density, coverage
     sharpness_cutoff: float = DEFAULT_CUTOFF
-    seed: int = 0  # KID subsets, the real subsample of precision / recall, the noise anchor
+    resamples: int = 200  # bootstrap replicates per set: the 2.5% / 97.5% points from 5 replicates each
+    seed: int = 0  # the bootstrap, the reference subsample at n < 500, the anchors' draws
 
 
 # N >= 4 so that every sample has k = 3 neighbours besides itself, and covariances exist
 MIN_SAMPLES = DEFAULT_K + 1
+
+
+@dataclasses.dataclass(frozen=True)
+class ScoredSet:
+    """Every figure of one image set, with the replicates its intervals and differences come from."""
+
+    replicates: dict[str, Replicates]
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        return {name: r.estimate for name, r in self.replicates.items()}
+
+    def intervals(self, level: float = 0.95) -> dict[str, Interval]:
+        return {name: r.interval(level) for name, r in self.replicates.items()}
 
 
 class ImageQualityReference:
@@ -57,55 +80,42 @@ class ImageQualityReference:
         self.config = config
         self.mnist = load_mnist()
         self.trained = load_or_train_feature_net(config.feature_net, device)
-        real = self.mnist.train.images
-        self.real_features = read_images(self.trained.net, real).features  # [4500, feature_dim]
-        self.fid = fid_metric(self.real_features)
-        self.kid = kid_metric(self.real_features, config.kid_subsets, config.kid_subset_size)
-        self.real_hf = high_frequency_fraction(real, config.sharpness_cutoff).mean().item()
-        self._anchor_cache: dict[int, tuple[dict[str, float], dict[str, float]]] = {}
+        self.reference = self.image_set(self.mnist.test.images)
+        self.held_out_nearest = nearest_distances(self.mnist.test.images, self.mnist.train.images)
+        self._anchor_cache: dict[int, tuple[ScoredSet, ScoredSet]] = {}
 
     @property
     def device(self) -> torch.device:
         return self.trained.device
 
-    def _real_subset(self, count: int) -> torch.Tensor:
-        """``count`` real feature rows drawn without replacement, the same for every call."""
-        generator = torch.Generator().manual_seed(self.config.seed)
-        order = torch.randperm(self.real_features.shape[0], generator=generator)
-        return self.real_features[order[:count].to(self.real_features.device)]
+    @property
+    def reference_size(self) -> int:
+        return len(self.reference)
 
     @torch.no_grad()
-    def metrics(self, images: torch.Tensor) -> dict[str, float]:
-        """Every metric of one image set [N >= 4, 1, 28, 28] in [0, 1]."""
-        images = check_images("images", images, min_count=MIN_SAMPLES).to(self.device, torch.float32)
+    def image_set(self, images: torch.Tensor) -> ImageSet:
+        images = images.to(self.device, torch.float32)
         readout = read_images(self.trained.net, images)
-        kid_mean, kid_std = feature_kid(self.kid, readout.features, seed=self.config.seed)
-        pr = precision_recall(self._real_subset(images.shape[0]), readout.features, self.config.k)
-        balance = class_balance(readout.logits)
-        hf = high_frequency_fraction(images, self.config.sharpness_cutoff).mean().item()
-        return {
-            "fid": feature_fid(self.fid, readout.features),
-            "kid_mean": kid_mean,
-            "kid_std": kid_std,
-            "precision": pr.precision,
-            "recall": pr.recall,
-            "density": pr.density,
-            "coverage": pr.coverage,
-            "classifier_score": classifier_score(readout.logits),
-            "class_entropy_ratio": balance.entropy_ratio,
-            "class_tv_from_uniform": balance.tv_from_uniform,
-            "missing_classes": float(balance.missing_classes),
-            "mean_confidence": balance.mean_confidence,
-            "hf_fraction": hf,
-            "sharpness_ratio": hf / self.real_hf,
-        }
+        hf = high_frequency_fraction(images, self.config.sharpness_cutoff)
+        return ImageSet(*(t.detach().double().cpu() for t in (readout.features, readout.logits, hf)))
 
-    def anchors(self, count: int) -> tuple[dict[str, float], dict[str, float]]:
-        """(real anchor, noise anchor) metrics at sample count ``count``, cached per count."""
+    def score(self, images: torch.Tensor, sampling_seeds: tuple[int, ...] = ()) -> ScoredSet:
+        """Every figure of one image set [N >= 4, 1, 28, 28] in [0, 1], at n = min(N, 500): a larger
+        set keeps its first 500 images (its first sampling seeds)."""
+        images = check_images("images", images, min_count=MIN_SAMPLES)[: self.reference_size]
+        config = self.config
+        options = dict(resamples=config.resamples, seed=config.seed, sampling_seeds=sampling_seeds)
+        replicates = metric_replicates(self.image_set(images), self.reference, k=config.k, **options)
+        nearest = nearest_distances(images, self.mnist.train.images)
+        replicates["memorisation_ratio"] = memorisation_replicates(nearest, self.held_out_nearest, **options)
+        return ScoredSet(replicates)
+
+    def anchors(self, count: int) -> tuple[ScoredSet, ScoredSet]:
+        """(real floor, noise) scored at sample count ``count``, cached per count."""
         if count not in self._anchor_cache:
-            real = anchors.real_anchor_images(self.mnist, count)
+            real = anchors.real_anchor_images(self.mnist, count, seed=self.config.seed)
             noise = anchors.noise_anchor_images(count, seed=self.config.seed)
-            self._anchor_cache[count] = (self.metrics(real), self.metrics(noise))
+            self._anchor_cache[count] = (self.score(real), self.score(noise))
         return self._anchor_cache[count]
 
 
@@ -117,93 +127,106 @@ def default_reference(device: str = "cpu") -> ImageQualityReference:
 
 @dataclasses.dataclass(frozen=True)
 class ImageQualityReport:
-    metrics: dict[str, float]  # of the generated set
-    real_anchor: dict[str, float]  # held-out real digits, at min(N, 500)
-    noise_anchor: dict[str, float]  # uniform noise, at N
+    generated: ScoredSet
+    real_anchor: ScoredSet  # training digits, class-balanced, at n
+    noise_anchor: ScoredSet  # uniform noise, at n
     rows: tuple[Measurement, ...]
-    samples: int
+    samples: int  # n, rows a side behind every figure
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        return self.generated.metrics
 
     def position(self, metric: str) -> float | None:
-        """0 = as good as held-out real data, 1 = as bad as noise (anchors.scale_position)."""
+        """0 = as good as real data, 1 = as bad as noise (anchors.scale_position)."""
         return anchors.scale_position(
-            self.metrics[metric], self.real_anchor[metric], self.noise_anchor[metric]
+            self.metrics[metric], self.real_anchor.metrics[metric], self.noise_anchor.metrics[metric]
         )
 
-
-# which way each metric of ``ImageQualityReference.metrics`` is better; "" where the real digits'
-# value is the target rather than a direction (KID's spread, high-frequency energy, sharpness)
-BETTER = {
-    "fid": "lower",
-    "kid_mean": "lower",
-    "kid_std": "",
-    "precision": "higher",
-    "recall": "higher",
-    "density": "higher",
-    "coverage": "higher",
-    "classifier_score": "higher",
-    "class_entropy_ratio": "higher",
-    "class_tv_from_uniform": "lower",
-    "missing_classes": "lower",
-    "mean_confidence": "higher",
-    "hf_fraction": "",
-    "sharpness_ratio": "",
-}
+    def beats_real_floor(self) -> tuple[str, ...]:
+        """Metrics with a direction on which the generated set's interval lies wholly on the better
+        side of the real floor's: better than real digits beyond the noise of both."""
+        generated, floor = self.generated.intervals(), self.real_anchor.intervals()
+        beaten = []
+        for name, better in BETTER.items():
+            if better == "lower" and generated[name].high < floor[name].low:
+                beaten.append(name)
+            elif better == "higher" and generated[name].low > floor[name].high:
+                beaten.append(name)
+        return tuple(beaten)
 
 
-def _rows(values: dict[str, float], samples: int, note: str, **key: str) -> list[Measurement]:
+def _rows(scored: ScoredSet, note: str, **key: str) -> list[Measurement]:
     return [
         Measurement(
             kind="quality",
             metric=name,
-            value=value,
             unit="",
-            better=BETTER[name],
-            samples=samples,
+            better=ROW_BETTER[name],
             note=note,
+            **measurement_fields(interval),
             **key,
         )
-        for name, value in values.items()
+        for name, interval in scored.intervals().items()
     ]
+
+
+# the figures a set repeats at the equal n, as "<name>_equal_n": the distances that depend on N
+EQUAL_N_METRICS = ("fid", "kid")
+
+
+def _note(reference: ImageQualityReference, samples: int) -> str:
+    method = f"95% bootstrap interval ({reference.config.resamples} resamples, centred)"
+    return f"vs {reference.reference_size} held-out MNIST digits at n={samples}; {method}"
+
+
+def _anchor_rows(reference: ImageQualityReference, samples: int) -> list[Measurement]:
+    real_anchor, noise_anchor = reference.anchors(samples)
+    against, key = _note(reference, samples), dict(backend="-", dtype="-", case=f"n={samples}")
+    rows = _rows(
+        real_anchor, f"training digits, class-balanced, {against}", subject=anchors.REAL_ANCHOR, **key
+    )
+    return rows + _rows(noise_anchor, f"uniform noise {against}", subject=anchors.NOISE_ANCHOR, **key)
 
 
 def evaluate_images(
     generated: torch.Tensor,
     reference: ImageQualityReference | None = None,
     *,
+    sampling_seeds: tuple[int, ...] = (),
+    equal_n: int | None = None,
     subject: str = "-",
     backend: str = "-",
     dtype: str = "-",
     case: str = "-",
 ) -> ImageQualityReport:
-    """All image metrics of ``generated`` [N >= 4, 1, 28, 28] in [0, 1], with both anchors at N.
+    """All image figures of ``generated`` [N >= 4, 1, 28, 28] in [0, 1], with both anchors at n.
 
-    ``reference`` defaults to ``default_reference`` on CPU; build one on CUDA for GPU runs. The
-    anchor rows carry the anchor as subject and ``n=<count>`` as case: every call at the same N
-    repeats the same keys and values, so a results table may drop duplicates by key.
-    """
+    ``equal_n``: the n at which every set of a sweep compares (its slow points' n); the first
+    ``equal_n`` images are scored again for ``EQUAL_N_METRICS`` (rows "fid_equal_n", ...), with
+    the anchors at that n. ``reference`` defaults to ``default_reference`` on CPU; build one on
+    CUDA for GPU runs. The anchor rows carry the anchor as subject and ``n=<count>`` as case: every
+    call at the same n repeats the same keys and values, so a results table may drop duplicates by key."""
     generated = check_images("generated", generated, min_count=MIN_SAMPLES)
     reference = reference if reference is not None else default_reference()
-    samples = generated.shape[0]
-    metrics = reference.metrics(generated)
+    scored = reference.score(generated, sampling_seeds)
+    samples = next(iter(scored.replicates.values())).n
+    key = dict(subject=subject, backend=backend, dtype=dtype, case=case)
+    rows = _rows(scored, _note(reference, samples), **key) + _anchor_rows(reference, samples)
+    if equal_n is not None and equal_n < generated.shape[0]:
+        small = reference.score(generated[:equal_n], sampling_seeds).replicates
+        renamed = ScoredSet({f"{name}_equal_n": small[name] for name in EQUAL_N_METRICS})
+        rows += _rows(renamed, _note(reference, equal_n), **key) + _anchor_rows(reference, equal_n)
+    elif equal_n is not None:
+        renamed = ScoredSet({f"{name}_equal_n": scored.replicates[name] for name in EQUAL_N_METRICS})
+        rows += _rows(renamed, _note(reference, samples), **key)
     real_anchor, noise_anchor = reference.anchors(samples)
-    real_count = anchors.real_anchor_images(reference.mnist, samples).shape[0]
-    rows = _rows(metrics, samples, "vs MNIST train", subject=subject, backend=backend, dtype=dtype, case=case)
-    rows += _rows(
-        real_anchor,
-        real_count,
-        "held-out real vs MNIST train",
-        subject=anchors.REAL_ANCHOR,
-        backend="-",
-        dtype="-",
-        case=f"n={real_count}",
-    )
-    rows += _rows(
-        noise_anchor,
-        samples,
-        "uniform noise vs MNIST train",
-        subject=anchors.NOISE_ANCHOR,
-        backend="-",
-        dtype="-",
-        case=f"n={samples}",
-    )
-    return ImageQualityReport(metrics, real_anchor, noise_anchor, tuple(rows), samples)
+    report = ImageQualityReport(scored, real_anchor, noise_anchor, tuple(rows), samples)
+    beaten = report.beats_real_floor()
+    if beaten:
+        flag = f"; BEATS THE REAL FLOOR beyond both intervals on {', '.join(beaten)}"
+        rows = tuple(
+            dataclasses.replace(row, note=row.note + flag) if row.subject == subject else row for row in rows
+        )
+        report = dataclasses.replace(report, rows=rows)
+    return report

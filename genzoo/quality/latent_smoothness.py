@@ -37,6 +37,8 @@ class LatentSmoothness:
     endpoint_distance: float  # mean over pairs of L
     steps: int
     pairs: int
+    pair_path_ratios: tuple[float, ...] = ()  # each pair's, for intervals over pairs
+    pair_jump_ratios: tuple[float, ...] = ()
 
 
 @torch.no_grad()
@@ -88,4 +90,6 @@ def latent_smoothness(
         endpoint_distance=endpoint.mean().item(),
         steps=steps,
         pairs=pairs,
+        pair_path_ratios=tuple(path_ratio),
+        pair_jump_ratios=tuple(jump_ratio.tolist()),
     )

@@ -21,6 +21,8 @@ PAIR_COLUMNS = [
     "speed",
     "speed_unit",
     "quality",
+    "quality_low",
+    "quality_high",
     "quality_better",
     "excluded",
     "family",
@@ -78,8 +80,13 @@ def speed_quality_pairs(frame: pd.DataFrame) -> pd.DataFrame:
         )
         for metric in quality_metrics(group, known.get(subject)):
             quality = group[(group["metric"] == metric) & (group["kind"] == "quality")]
-            quality = quality[[*PAIR_KEYS, "value", "better"]].rename(
-                columns={"value": "quality", "better": "quality_better"}
+            quality = quality[[*PAIR_KEYS, "value", "ci_low", "ci_high", "better"]].rename(
+                columns={
+                    "value": "quality",
+                    "ci_low": "quality_low",
+                    "ci_high": "quality_high",
+                    "better": "quality_better",
+                }
             )
             joined = speed.merge(quality.drop_duplicates(subset=PAIR_KEYS), on=PAIR_KEYS)
             pairs.append(joined.assign(family=subject, speed_metric=throughput, quality_metric=metric))

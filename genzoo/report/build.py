@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from genzoo import storage
-from genzoo.report import claims, findings, html, markdown, plots, tables
+from genzoo.report import findings, html, markdown, plots, tables
 from genzoo.report.drawing import Figure
 from genzoo.report.tables import Table
 from genzoo.results.store import RunDir, merge_results, run_labels
@@ -27,9 +27,11 @@ class Sample:
 @dataclasses.dataclass(frozen=True)
 class Report:
     sources: tuple[str, ...]
+    answer: list[Table]  # the claims' verdicts and each family's best point: what the report leads with
+    answer_figures: list[Figure]  # the cross-family trade-off, shown with them
     findings: list[str]
     op_tables: list[Table]
-    other_tables: list[Table]  # goals, ceilings, the cross-family table, then one per model family
+    other_tables: list[Table]  # goals, ceilings, then one per model family
     figures: list[Figure]
     samples: list[Sample]
     environment: Table
@@ -52,7 +54,7 @@ def save_report(report: Report, out_dir: Path) -> ReportFiles:
     """Write a built report: ``report.md`` with ``plots/`` and ``samples/``, and ``report.html``."""
     out_dir = Path(out_dir)
     figure_paths = {}
-    for figure in report.figures:
+    for figure in [*report.answer_figures, *report.figures]:
         if figure.png is not None:
             figure_paths[figure.name] = storage.atomic_write_bytes(
                 out_dir / "plots" / f"{figure.name}.png", figure.png
@@ -87,15 +89,17 @@ def build_report(sources: Sequence[Path]) -> Report:
     other_tables = [
         *tables.goal_tables(frame),
         *tables.ceiling_tables(frame),
-        *tables.cross_family_tables(frame),
         *tables.family_tables(frame),
     ]
+    answer_figure, *figures = plots.all_figures(frame)
     return Report(
         sources=tuple(str(s) for s in sources),
-        findings=[*findings.findings(frame), *claims.claims(frame)],
+        answer_figures=[answer_figure],
+        answer=[*tables.claim_tables(frame), *tables.cross_family_tables(frame), *tables.cost_tables(frame)],
+        findings=findings.findings(frame),
         op_tables=tables.op_tables(frame),
         other_tables=other_tables,
-        figures=plots.all_figures(frame),
+        figures=figures,
         samples=samples,
         environment=tables.environment_table(frame, fingerprints),
     )

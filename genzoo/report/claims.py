@@ -1,26 +1,37 @@
-"""The folk claims about the families, tested on the data.
+"""The folk claims about the families, tested on the data: each gets *holds*, *does not hold* or
+*not resolved at this N*, decided by the intervals of the differences behind it, or *cannot be
+tested* where the rows lack what it needs.
 
 Each family declares its claims (``genzoo.models.protocol.Claim``: a text and the names of the
-predicates that must all hold); this module holds the predicates, each judged from the rows of
-one machine against the other families present, and answers every claim of every installed
-family in the table with one sentence: holds, does not hold, or cannot be tested, with the
-numbers behind it. A family this install does not know has no claims to test.
+predicates that must all hold); each predicate is judged from the rows of one machine against the
+other families present there, at their best points (``genzoo.report.cross_family``: chosen on one
+set of sampling seeds, reported on fresh ones), among the families scored by the same metric at
+the same n. A difference of two figures is judged by ``genzoo.stats.verdicts.compare_intervals``:
+the normal-theory interval of a - b from the rows' own 95% intervals, taken as independent
+(conservative for figures that share the reference). A claim over several families holds when it
+holds against each of them.
 
-Predicates compare families at their best points (``genzoo.report.cross_family``), among the
-families scored by the same headline metric (and, for speeds, counting the same unit):
-- ``best_quality``: the best headline metric; ``slowest`` / ``fastest``: the lowest / highest
-  throughput there;
-- ``unstable``: the spread of the headline metric over training seeds (``<headline>_seed_cv``)
-  exceeds the family's own quality window, the change that still counts as the same model;
-- ``smooth``: decoded latent interpolations (``latent_path_ratio``) run at most
-  ``SMOOTH_PATH_RATIO`` times the straight-line distance in feature space;
-- ``blurriest``: the lowest ``sharpness_ratio`` (high-frequency energy against real data) at
-  the best points of all families that measured one.
+- ``best_quality``: the best headline metric (at the equal n), against every peer;
+- ``slowest`` / ``fastest``: the lowest / highest throughput, by the spread of the timed rounds
+  (p20-p80) not overlapping any peer's (a timing has rounds, not an interval of a mean);
+- ``unstable``: the spread of the headline over training seeds beyond its sampling spread,
+  r = s_seeds / s_sampling (1 when training adds nothing to sampling noise; s_sampling from each
+  seed's interval), larger than every peer's: the ratio r_a / r_b with the normal-theory F interval
+  (``verdicts.compare_spreads``, the sampling spreads taken as known);
+- ``smooth``: decoded latent interpolations (``latent_path_ratio``, 1 = straight) straighter than
+  every peer's that measured them the same way;
+- ``blurriest``: the lowest ``sharpness_ratio`` (high-frequency energy against real digits) at the
+  best points, against every peer;
+- ``most_flops_per_sample`` / ``most_bytes_per_sample``: the most FLOPs / weight bytes moved per
+  generated sample (per image, per completion) of all families, at one batch size; counted, so exact;
+- ``hallucinates``: a code model's completions use more names defined nowhere than the real
+  held-out continuations do, beyond the intervals.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 
 import pandas as pd
@@ -28,19 +39,28 @@ import pandas as pd
 from genzoo.models import protocol
 from genzoo.report.analysis import families, model_rows
 from genzoo.report.cross_family import best_points
+from genzoo.results import format_value
+from genzoo.stats.interval import Interval
+from genzoo.stats.verdicts import compare_intervals, compare_spreads
 
-# a detour of half the straight distance is still a morph between the endpoints; more is a path
-# through what the decoder makes of holes in its latent space (genzoo.quality.latent_smoothness)
-SMOOTH_PATH_RATIO = 1.5
-
-# the rows behind a claim carry no intervals yet: a verdict from point estimates is no test
-POINT_ESTIMATES_CAVEAT = "(Point estimates, no intervals at this N: not significance-tested.)"
+HALLUCINATION_FLOOR = "anchor_real_code"  # the subject of the real held-out continuations' rows
+HOLDS, FAILS, UNRESOLVED, UNTESTED = "holds", "does not hold", "not resolved at this N", "cannot be tested"
+Z95 = 1.959963984540054  # the standard normal's 97.5% point: a 95% interval is +-Z95 standard errors
 
 
 @dataclasses.dataclass(frozen=True)
 class Verdict:
-    holds: bool | None  # None: the rows cannot answer it
+    status: str  # HOLDS, FAILS, UNRESOLVED or UNTESTED
     evidence: str
+
+
+@dataclasses.dataclass(frozen=True)
+class ClaimResult:
+    family: str
+    claim: str
+    status: str
+    evidence: str
+    machine: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,60 +69,155 @@ class Evidence:
 
     rows: pd.DataFrame
     best: pd.DataFrame  # ``best_points``, indexed by family
+    costs: pd.DataFrame  # kind "cost" rows: what one sample costs, counted
 
-    def value(self, family: str, metric: str, case: str | None = None) -> float | None:
-        """An eager float32 row's value of ``family`` (at ``case``, where given), if measured."""
+    def anchor(self, subject: str, metric: str) -> Interval | None:
+        rows = self.rows[(self.rows["subject"] == subject) & (self.rows["metric"] == metric)]
+        return None if rows.empty else _interval(rows.iloc[0])
+
+    def eager(self, family: str, metric: str) -> pd.DataFrame:
         rows = self.rows
-        rows = rows[
+        return rows[
             (rows["subject"] == family)
             & (rows["metric"] == metric)
             & (rows["backend"] == "eager")
             & (rows["dtype"] == "float32")
+            & (rows["kind"] == "quality")
         ]
+
+    def interval(self, family: str, metric: str, case: str | None = None) -> Interval | None:
+        """The eager float32 row's figure with its interval (at ``case``, where given), if both exist."""
+        rows = self.eager(family, metric)
         if case is not None:
             rows = rows[rows["case"] == case]
-        return None if rows.empty else float(rows["value"].iloc[0])
+        return None if rows.empty else _interval(rows.iloc[0])
 
 
-def _peers(evidence: Evidence, name: str, same_unit: bool = False) -> pd.DataFrame | str:
-    """The best points of the families scored like ``name`` (the reason, where too few are)."""
+def _interval(row: pd.Series) -> Interval | None:
+    low, high = row.get("ci_low"), row.get("ci_high")
+    if low is None or high is None or pd.isna(low) or pd.isna(high):
+        return None
+    samples = row.get("samples")
+    n = int(samples) if samples is not None and not pd.isna(samples) else 0
+    return Interval(float(row["value"]), float(low), float(high), 0.95, n, 0, "row")
+
+
+def _figure(interval: Interval) -> str:
+    return f"{format_value(interval.estimate)} [{format_value(interval.low)}, {format_value(interval.high)}]"
+
+
+def _combine(verdicts: list[Verdict]) -> Verdict:
+    """Against every peer: fails if any fails, untested if any is, unresolved if any is, else holds."""
+    statuses = [v.status for v in verdicts]
+    for status in (FAILS, UNTESTED, UNRESOLVED):
+        if status in statuses:
+            break
+    else:
+        status = HOLDS
+    return Verdict(status, "; ".join(v.evidence for v in verdicts))
+
+
+def _against_peers(
+    name: str, figures: dict[str, Interval], better: str, what: str, equal_n: bool = True
+) -> Verdict:
+    """ "``name``'s figure is better than each peer's", each by the interval of the difference."""
+    if name not in figures:
+        return Verdict(UNTESTED, f"{name} has no {what} with an interval")
+    peers = {family: figure for family, figure in figures.items() if family != name}
+    if not peers:
+        return Verdict(UNTESTED, f"no other family here has a {what} with an interval")
+    own, verdicts = figures[name], []
+    for peer, figure in sorted(peers.items()):
+        if equal_n and own.n != figure.n:
+            verdicts.append(
+                Verdict(UNTESTED, f"{name} and {peer} have their {what} at n={own.n} and n={figure.n}")
+            )
+            continue
+        compared = compare_intervals(own, figure, better=better)
+        effect = compared.effect
+        verdicts.append(
+            Verdict(
+                compared.status,
+                f"{name} {_figure(own)} vs {peer} {_figure(figure)}, difference {_figure(effect)} (n={own.n})",
+            )
+        )
+    return _combine(verdicts)
+
+
+def _peer_best(evidence: Evidence, name: str) -> pd.DataFrame | str:
+    """The best points of the families scored by the same metric as ``name`` (why not, where none)."""
     if name not in evidence.best.index:
         return f"{name} has no eager float32 point with both its headline metric and a throughput"
     own = evidence.best.loc[name]
-    peers = evidence.best[evidence.best["metric"] == own["metric"]]
-    if same_unit:
-        peers = peers[peers["unit"] == own["unit"]]
-    if len(peers) < 2:
-        return f"no other family here is scored by {own['metric']}" + (
-            f" and counts {own['unit']}" if same_unit else ""
-        )
-    return peers
-
-
-def _listing(values: pd.Series, unit: str = "") -> str:
-    return ", ".join(f"{family} {value:.3g}{f' {unit}' if unit else ''}" for family, value in values.items())
+    return evidence.best[evidence.best["metric"] == own["metric"]]
 
 
 def best_quality(evidence: Evidence, name: str) -> Verdict:
-    peers = _peers(evidence, name)
+    peers = _peer_best(evidence, name)
     if isinstance(peers, str):
-        return Verdict(None, peers)
-    metric, lower = peers["metric"].iloc[0], peers["better"].iloc[0] == "lower"
-    winner = peers["quality"].idxmin() if lower else peers["quality"].idxmax()
-    ranked = peers["quality"].sort_values(ascending=lower)
-    return Verdict(winner == name, f"best {metric} is {winner}'s ({_listing(ranked)})")
+        return Verdict(UNTESTED, peers)
+    figures = {family: _interval(_best_as_row(point)) for family, point in peers.iterrows()}
+    figures = {family: figure for family, figure in figures.items() if figure is not None}
+    metric, better = peers.loc[name, "metric"], peers.loc[name, "better"]
+    verdict = _against_peers(name, figures, better, f"{metric} at its best point")
+    seeds = ", ".join(
+        f"{family} {point['case']!r} of {point['candidates']}, "
+        + (
+            f"reported on fresh seeds {point['seeds']}"
+            if point["confirmed"]
+            else "chosen and reported on one seed set"
+        )
+        for family, point in peers.iterrows()
+    )
+    return Verdict(verdict.status, f"{verdict.evidence} ({seeds})")
+
+
+def _best_as_row(point: pd.Series) -> pd.Series:
+    return pd.Series(
+        {
+            "value": point["quality"],
+            "ci_low": point["quality_low"],
+            "ci_high": point["quality_high"],
+            "samples": point["samples"],
+        }
+    )
 
 
 def _throughput_rank(evidence: Evidence, name: str, slowest: bool) -> Verdict:
-    peers = _peers(evidence, name, same_unit=True)
+    peers = _peer_best(evidence, name)
     if isinstance(peers, str):
-        return Verdict(None, peers)
-    winner = peers["throughput"].idxmin() if slowest else peers["throughput"].idxmax()
-    ranked = peers["throughput"].sort_values(ascending=slowest)
-    word = "slowest" if slowest else "fastest"
-    return Verdict(
-        winner == name, f"{word} is {winner} ({_listing(ranked, peers['unit'].iloc[0])} at their best points)"
-    )
+        return Verdict(UNTESTED, peers)
+    peers = peers[peers["unit"] == peers.loc[name, "unit"]]
+    if len(peers) < 2:
+        return Verdict(UNTESTED, f"no other family here counts {peers.loc[name, 'unit']}")
+    own, verdicts, word = peers.loc[name], [], "slower" if slowest else "faster"
+    for peer, point in peers.drop(index=name).iterrows():
+        low, high = (own["throughput_low"], own["throughput_high"])
+        if slowest:
+            status = (
+                HOLDS
+                if high < point["throughput_low"]
+                else FAILS
+                if point["throughput_high"] < low
+                else UNRESOLVED
+            )
+        else:
+            status = (
+                HOLDS
+                if low > point["throughput_high"]
+                else FAILS
+                if point["throughput_low"] > high
+                else UNRESOLVED
+            )
+        ratio = own["throughput"] / point["throughput"]
+        verdicts.append(
+            Verdict(
+                status,
+                f"{name} {format_value(own['throughput'])} vs {peer} {format_value(point['throughput'])} "
+                f"{own['unit']} ({format_value(ratio)}x; {word} wanted)",
+            )
+        )
+    return _combine(verdicts)
 
 
 def slowest(evidence: Evidence, name: str) -> Verdict:
@@ -113,48 +228,124 @@ def fastest(evidence: Evidence, name: str) -> Verdict:
     return _throughput_rank(evidence, name, slowest=False)
 
 
+@dataclasses.dataclass(frozen=True)
+class SeedSpread:
+    values: tuple[float, ...]  # the headline per training seed, on the same sampling seeds
+    sampling_error: float  # root mean square of the seeds' standard errors (from their intervals)
+    collapse: str  # per seed: missing classes and coverage
+
+    @property
+    def ratio(self) -> float:
+        spread = pd.Series(self.values).std(ddof=1)
+        return spread / self.sampling_error if self.sampling_error > 0 else math.inf
+
+
+def seed_spread(evidence: Evidence, family: protocol.Family) -> SeedSpread | None:
+    rows = evidence.eager(family.name, family.headline.metric)
+    if "knob_train_seed" not in rows:
+        return None
+    rows = rows[rows["knob_train_seed"].notna()].sort_values("knob_train_seed")
+    intervals = [_interval(row) for _, row in rows.iterrows()]
+    if len(rows) < 2 or None in intervals:
+        return None
+    errors = [interval.width / (2 * Z95) for interval in intervals]
+    collapse = []
+    for case, seed in zip(rows["case"], rows["knob_train_seed"]):
+        missing = evidence.interval(family.name, "missing_classes", case)
+        coverage = evidence.interval(family.name, "coverage", case)
+        if missing is not None and coverage is not None:
+            collapse.append(
+                f"seed {seed:g}: {missing.estimate:g} classes missing, coverage {coverage.estimate:.2f}"
+            )
+    rms = math.sqrt(sum(e * e for e in errors) / len(errors))
+    return SeedSpread(tuple(float(v) for v in rows["value"]), rms, "; ".join(collapse))
+
+
 def unstable(evidence: Evidence, name: str) -> Verdict:
-    headline = protocol.get(name).headline
-    metric = f"{headline.metric}_seed_cv"
-    cv = evidence.value(name, metric)
-    if cv is None:
-        return Verdict(None, f"no {metric} row (the spread of {headline.metric} over training seeds)")
-    holds = cv > headline.window
-    side = "above" if holds else "within"
-    spread = f"{headline.metric} varies over training seeds by a coefficient of variation of {cv:.3g}"
-    return Verdict(holds, f"{spread}, {side} the {headline.window:.3g} that counts as the same model")
+    known = families(evidence.rows["subject"])
+    spreads = {family: seed_spread(evidence, spec) for family, spec in known.items()}
+    spreads = {family: spread for family, spread in spreads.items() if spread is not None}
+    metric = known[name].headline.metric if name in known else "headline"
+    if name not in spreads:
+        return Verdict(UNTESTED, f"{name} has no {metric} per training seed with intervals")
+    peers = {family: spread for family, spread in spreads.items() if family != name}
+    if not peers:
+        return Verdict(UNTESTED, f"no other family here has its {metric} per training seed")
+    own, verdicts = spreads[name], []
+    for peer, spread in sorted(peers.items()):
+        if own.sampling_error <= 0 or spread.sampling_error <= 0:
+            verdicts.append(Verdict(UNTESTED, f"{name} or {peer} has no sampling spread"))
+            continue
+        # (s_a / s_b) / (e_a / e_b) = r_a / r_b: the F interval of s_a / s_b, scaled by e_b / e_a
+        spreads_verdict = compare_spreads(own.values, spread.values, better="higher")
+        scale = spread.sampling_error / own.sampling_error
+        effect = spreads_verdict.effect
+        low, high = effect.low * scale, effect.high * scale
+        status = HOLDS if low > 1 else FAILS if high < 1 else UNRESOLVED
+        verdicts.append(
+            Verdict(
+                status,
+                f"training-seed spread over sampling spread {name} {own.ratio:.2f} ({len(own.values)} seeds) "
+                f"vs {peer} {spread.ratio:.2f} ({len(spread.values)} seeds), ratio {own.ratio / spread.ratio:.2f} "
+                f"[{low:.2f}, {high:.2f}]",
+            )
+        )
+    combined = _combine(verdicts)
+    collapse = f"; collapse per seed: {own.collapse}" if own.collapse else ""
+    return Verdict(combined.status, combined.evidence + collapse)
 
 
 def smooth(evidence: Evidence, name: str) -> Verdict:
-    ratio = evidence.value(name, "latent_path_ratio")
-    if ratio is None:
-        return Verdict(None, "no latent_path_ratio row (decoded latent interpolations)")
-    holds = ratio <= SMOOTH_PATH_RATIO
-    return Verdict(
-        holds,
-        f"latent paths run {ratio:.2f}x the straight-line distance in feature space "
-        f"(at most {SMOOTH_PATH_RATIO:g}x counts as smooth)",
-    )
+    figures = {
+        family: evidence.interval(family, "latent_path_ratio")
+        for family in families(evidence.rows["subject"])
+    }
+    figures = {family: figure for family, figure in figures.items() if figure is not None}
+    return _against_peers(name, figures, "lower", "latent_path_ratio (1 = straight)", equal_n=False)
 
 
 def blurriest(evidence: Evidence, name: str) -> Verdict:
-    sharpness = pd.Series(
-        {
-            family: evidence.value(family, "sharpness_ratio", point["case"])
-            for family, point in evidence.best.iterrows()
-        },
-        dtype=float,
-    ).dropna()
-    if name not in sharpness.index or len(sharpness) < 2:
-        return Verdict(
-            None,
-            "fewer than two families, this one among them, measured sharpness_ratio at their best points",
-        )
-    least = sharpness.idxmin()
+    figures = {
+        family: evidence.interval(family, "sharpness_ratio", point["reported_case"])
+        for family, point in evidence.best.iterrows()
+    }
+    figures = {family: figure for family, figure in figures.items() if figure is not None}
+    return _against_peers(
+        name, figures, "lower", "sharpness_ratio at its best point (1 = as sharp as real digits)"
+    )
+
+
+def _most_per_sample(evidence: Evidence, name: str, metric: str, what: str) -> Verdict:
+    """Counted, not sampled (FLOPs and bytes of one call): the largest figure holds without an interval."""
+    rows = evidence.costs[evidence.costs["metric"] == metric]
+    figures = dict(zip(rows["subject"], rows["value"]))
+    if name not in figures or len(figures) < 2:
+        return Verdict(UNTESTED, f"fewer than two families, {name} among them, counted {metric}")
+    ranked = sorted(figures.items(), key=lambda item: -item[1])
+    listing = ", ".join(f"{family} {format_value(value)}" for family, value in ranked)
+    status = HOLDS if ranked[0][0] == name else FAILS
+    return Verdict(status, f"most {what} per sample is {ranked[0][0]}'s ({listing}; counted, exact)")
+
+
+def most_flops_per_sample(evidence: Evidence, name: str) -> Verdict:
+    return _most_per_sample(evidence, name, "flops_per_sample", "FLOPs")
+
+
+def most_bytes_per_sample(evidence: Evidence, name: str) -> Verdict:
+    return _most_per_sample(evidence, name, "weight_bytes_per_sample", "weight bytes moved")
+
+
+def hallucinates(evidence: Evidence, name: str) -> Verdict:
+    """More names defined nowhere than the real held-out code uses, beyond the intervals."""
+    own = evidence.interval(name, "undefined_name_share")
+    floor = evidence.anchor(HALLUCINATION_FLOOR, "undefined_name_share")
+    if own is None or floor is None:
+        return Verdict(UNTESTED, f"no undefined_name_share rows with intervals for {name} and the real code")
+    compared = compare_intervals(own, floor, better="higher")  # "a hallucinates more than b"
     return Verdict(
-        least == name,
-        f"least high-frequency energy against real data is {least}'s "
-        f"(sharpness_ratio {_listing(sharpness.sort_values())})",
+        compared.status,
+        f"undefined-name share of {name}'s completions {_figure(own)} vs the real continuations' "
+        f"{_figure(floor)}, difference {_figure(compared.effect)} (n={own.n})",
     )
 
 
@@ -165,40 +356,46 @@ PREDICATES: dict[str, Callable[[Evidence, str], Verdict]] = {
     "unstable": unstable,
     "smooth": smooth,
     "blurriest": blurriest,
+    "most_flops_per_sample": most_flops_per_sample,
+    "most_bytes_per_sample": most_bytes_per_sample,
+    "hallucinates": hallucinates,
 }
 
 
 def judge(claim: protocol.Claim, evidence: Evidence, name: str) -> Verdict:
-    """All of the claim's predicates: holds if each does, does not if any fails, else untested."""
-    verdicts = []
-    for predicate in claim.predicates:
-        if predicate not in PREDICATES:
-            verdicts.append(Verdict(None, f"no predicate {predicate!r} in genzoo.report.claims"))
-        else:
-            verdicts.append(PREDICATES[predicate](evidence, name))
-    answers = [verdict.holds for verdict in verdicts]
-    holds = False if False in answers else None if None in answers else True
-    return Verdict(holds, "; ".join(verdict.evidence for verdict in verdicts))
+    """All of the claim's predicates, combined as ``_combine`` combines peers."""
+    verdicts = [
+        PREDICATES[p](evidence, name)
+        if p in PREDICATES
+        else Verdict(UNTESTED, f"no predicate {p!r} in genzoo.report.claims")
+        for p in claim.predicates
+    ]
+    return _combine(verdicts)
 
 
-def claims(frame: pd.DataFrame) -> list[str]:
-    """One sentence per claim of each installed family in the table (per machine, where several)."""
+def claim_results(frame: pd.DataFrame) -> list[ClaimResult]:
+    """Every claim of each installed family in the table, per machine."""
     rows = model_rows(frame)
     known = families(rows["subject"])
-    machines = sorted(rows["machine"].unique())
     best = best_points(frame)
-    sentences = []
-    for machine in machines:
+    results = []
+    for machine in sorted(rows["machine"].unique()):
         mine = rows[rows["machine"] == machine]
-        evidence = Evidence(mine, best[best["machine"] == machine].set_index("family"))
-        where = f" on {machine}" if len(machines) > 1 else ""
+        costs = frame[(frame["kind"] == "cost") & (frame["machine"] == machine)]
+        evidence = Evidence(mine, best[best["machine"] == machine].set_index("family"), costs)
         for name, family in known.items():
             if not (mine["subject"] == name).any():
                 continue
             for claim in family.claims:
                 verdict = judge(claim, evidence, name)
-                answer = {True: "holds", False: "does not hold", None: "cannot be tested"}[verdict.holds]
-                sentences.append(
-                    f"Claim '{claim.text}' {answer}{where}: {verdict.evidence}. {POINT_ESTIMATES_CAVEAT}"
-                )
-    return sentences
+                results.append(ClaimResult(name, claim.text, verdict.status, verdict.evidence, machine))
+    return results
+
+
+def claims(frame: pd.DataFrame) -> list[str]:
+    """One sentence per claim of each installed family in the table (per machine, where several)."""
+    results = claim_results(frame)
+    several = len({result.machine for result in results}) > 1
+    return [
+        f"Claim '{r.claim}' {r.status}{f' on {r.machine}' if several else ''}: {r.evidence}." for r in results
+    ]

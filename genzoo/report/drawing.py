@@ -114,3 +114,21 @@ def excluded_note(rows: pd.DataFrame) -> str:
         {f"{r.subject} {r.backend} {r.dtype} [{r.case}] ({r.excluded})" for r in excluded.itertuples()}
     )
     return "Excluded (no speed claim): " + "; ".join(names) + "."
+
+
+def interval_bars(ax, data: pd.DataFrame, x: str, y: str, low: str, high: str, **style) -> None:
+    """Vertical bars of each point's interval [low, high] (rows without one get none)."""
+    shown = data[data[low].notna() & data[high].notna()]
+    if shown.empty:
+        return
+    below, above = shown[y] - shown[low], shown[high] - shown[y]
+    ax.errorbar(
+        shown[x],
+        shown[y],
+        yerr=[below.clip(lower=0), above.clip(lower=0)],
+        fmt="none",
+        ecolor=style.pop("ecolor", "0.45"),
+        elinewidth=1,
+        capsize=2,
+        **style,
+    )

@@ -132,7 +132,8 @@ def _closest_to_ceiling(frame: pd.DataFrame) -> list[str]:
 
 def _quality_cost(frame: pd.DataFrame) -> list[str]:
     """The change in each family's quality metric when eager is swapped for another backend, same
-    dtype, case and machine; averaged over the cases they share. Without eager rows to pair
+    dtype, case and machine; averaged over the cases they share, and "no change" where it lies
+    inside eager's own 95% interval (its sampling noise at that n). Without eager rows to pair
     with: the sweep rows' own change of the headline metric against eager float32."""
     rows = model_rows(frame)
     known = families(rows["subject"])
@@ -142,8 +143,11 @@ def _quality_cost(frame: pd.DataFrame) -> list[str]:
     ]
     quality = pd.concat(chosen) if chosen else rows.iloc[0:0]
     keys = ["subject", "dtype", "case", "machine", "metric"]
-    eager = quality[quality["backend"] == "eager"][[*keys, "value"]].drop_duplicates(subset=keys)
-    swapped = quality[quality["backend"] != "eager"].merge(eager, on=keys, suffixes=("", "_eager"))
+    eager = quality[quality["backend"] == "eager"][[*keys, "value", "ci_low", "ci_high"]].drop_duplicates(
+        subset=keys
+    )
+    swapped = quality[quality["backend"] != "eager"].drop(columns=["ci_low", "ci_high"])
+    swapped = swapped.merge(eager, on=keys, suffixes=("", "_eager"))
     sentences = []
     for (family, backend, dtype), swap in swapped.groupby(["subject", "backend", "dtype"], sort=True):
         changes = []
@@ -152,13 +156,13 @@ def _quality_cost(frame: pd.DataFrame) -> list[str]:
             scale = group["value_eager"].abs().mean()
             relative = f", {delta / scale:+.2%}" if scale else ""
             direction = metric_direction(group["better"].iloc[0], metric)
-            verdict = (
-                "same"
-                if delta == 0
-                else "changed"
-                if direction is None
-                else ("better" if (delta < 0) == (direction == "lower") else "worse")
-            )
+            noise = ((group["ci_high"] - group["ci_low"]) / 2).mean()
+            if pd.notna(noise) and abs(delta) <= noise:
+                verdict = f"no change: inside eager's 95% interval, +-{noise:.3g}"
+            elif direction is None:
+                verdict = "changed"
+            else:
+                verdict = "better" if (delta < 0) == (direction == "lower") else "worse"
             changes.append(f"{metric} {delta:+.3g}{relative} ({verdict})")
         cases = swap["case"].nunique()
         sentences.append(

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from genzoo.report.build import Report
+    from genzoo.report.drawing import Figure
     from genzoo.report.tables import Table
 
 CSS = """
@@ -38,8 +39,12 @@ def render(report: Report) -> str:
         "<body>",
         "<h1>genzoo report</h1>",
         "<p>Sources: " + ", ".join(f"<code>{_e(s)}</code>" for s in report.sources) + "</p>",
-        "<h2>Findings</h2>",
     ]
+    if report.answer:
+        parts.append("<h2>The answer</h2>")
+        parts += [_figure(f) for f in report.answer_figures]
+        parts += [_table(t) for t in report.answer]
+    parts.append("<h2>Findings</h2>")
     if report.findings:
         parts.append("<ul>" + "".join(f"<li>{_e(f)}</li>" for f in report.findings) + "</ul>")
     else:
@@ -50,17 +55,7 @@ def render(report: Report) -> str:
         parts.append("<h2>Ceilings and model families</h2>")
         parts += [_table(t) for t in report.other_tables]
     parts.append("<h2>Plots</h2>")
-    for figure in report.figures:
-        parts.append(f'<section class="plot" data-plot="{_e(figure.name)}"><h3>{_e(figure.title)}</h3>')
-        if figure.png is not None:
-            parts.append(
-                f'<figure><img alt="{_e(figure.title)}" src="{_data_uri(figure.png)}">'
-                + (f"<figcaption>{_e(figure.note)}</figcaption>" if figure.note else "")
-                + "</figure>"
-            )
-        else:
-            parts.append(f'<p class="skipped">{_e(figure.note)}</p>')
-        parts.append("</section>")
+    parts += [_figure(f) for f in report.figures]
     parts.append("<h2>Samples</h2>")
     if not report.samples:
         parts.append("<p>No samples (samples/&lt;family&gt;.png or .txt in a results directory).</p>")
@@ -74,6 +69,20 @@ def render(report: Report) -> str:
         parts.append("</div>")
     parts += [_table(report.environment, level=2), "</body>", "</html>"]
     return "\n".join(parts) + "\n"
+
+
+def _figure(figure: Figure) -> str:
+    parts = [f'<section class="plot" data-plot="{_e(figure.name)}"><h3>{_e(figure.title)}</h3>']
+    if figure.png is not None:
+        parts.append(
+            f'<figure><img alt="{_e(figure.title)}" src="{_data_uri(figure.png)}">'
+            + (f"<figcaption>{_e(figure.note)}</figcaption>" if figure.note else "")
+            + "</figure>"
+        )
+    else:
+        parts.append(f'<p class="skipped">{_e(figure.note)}</p>')
+    parts.append("</section>")
+    return "".join(parts)
 
 
 def _table(table: Table, level: int = 3) -> str:

@@ -9,6 +9,7 @@ import pandas as pd
 
 if TYPE_CHECKING:
     from genzoo.report.build import Report
+    from genzoo.report.drawing import Figure
     from genzoo.report.tables import Table
 
 
@@ -16,6 +17,12 @@ def render(report: Report, figure_paths: dict[str, Path], sample_paths: dict[Pat
     """``figure_paths``: figure name -> PNG path relative to the Markdown file; ``sample_paths``:
     sample file in its run -> its copy, relative to the Markdown file."""
     lines = ["# genzoo report", "", "Sources: " + ", ".join(f"`{s}`" for s in report.sources), ""]
+    if report.answer:
+        lines += ["## The answer", ""]
+        for figure in report.answer_figures:
+            lines += _figure(figure, figure_paths)
+        for table in report.answer:
+            lines += _table(table, level=3)
     lines += ["## Findings", ""]
     findings = [f"- {finding}" for finding in report.findings]
     lines += findings or ["No findings: the runs hold no comparable rows."]
@@ -30,11 +37,7 @@ def render(report: Report, figure_paths: dict[str, Path], sample_paths: dict[Pat
             lines += _table(table, level=3)
     lines += ["## Plots", ""]
     for figure in report.figures:
-        lines += [f"### {figure.title}", ""]
-        if figure.name in figure_paths:
-            lines += [f"![{figure.title}]({figure_paths[figure.name].as_posix()})", ""]
-        if figure.note:
-            lines += [f"_{_escape(figure.note)}_", ""]
+        lines += _figure(figure, figure_paths)
     lines += ["## Samples", ""]
     if not report.samples:
         lines += ["No samples (samples/<family>.png or .txt in a results directory).", ""]
@@ -48,6 +51,15 @@ def render(report: Report, figure_paths: dict[str, Path], sample_paths: dict[Pat
             lines += [fence + "text", text.rstrip("\n"), fence, ""]
     lines += _table(report.environment, level=2)
     return "\n".join(lines) + "\n"
+
+
+def _figure(figure: Figure, figure_paths: dict[str, Path]) -> list[str]:
+    lines = [f"### {figure.title}", ""]
+    if figure.name in figure_paths:
+        lines += [f"![{figure.title}]({figure_paths[figure.name].as_posix()})", ""]
+    if figure.note:
+        lines += [f"_{_escape(figure.note)}_", ""]
+    return lines
 
 
 def _table(table: Table, level: int) -> list[str]:

@@ -18,11 +18,13 @@ from matplotlib import MatplotlibDeprecationWarning
 
 from genzoo.measurement import KNOB_PREFIX, knob_columns
 from genzoo.report import analysis
+from genzoo.report.cross_family import best_points, comparison_metric
 from genzoo.report.drawing import (
     Figure,
     backend_palette,
     excluded_note,
     faceted,
+    interval_bars,
     panels,
     plain_log_ticks,
     present,
@@ -38,13 +40,16 @@ NO_PAIRS = (
 
 
 def all_figures(frame: pd.DataFrame) -> list[Figure]:
+    """The answer first (each family's best point), then the detail."""
     return [
+        cross_family_tradeoff(frame),
         speedup_per_op(frame),
         roofline(frame),
         pareto_per_family(frame),
         quality_vs_steps(frame),
         throughput_vs_quality(frame),
         seed_spread(frame),
+        serving_latency(frame),
     ]
 
 
@@ -160,13 +165,14 @@ def pareto_per_family(frame: pd.DataFrame) -> Figure:
         ax.plot(
             front["speed"], front["quality"], color="0.3", linewidth=1, drawstyle="steps-post", label="front"
         )
+        interval_bars(ax, data, "speed", "quality", "quality_low", "quality_high")
         better = "lower" if lower else "higher"
         ax.set(
             xlabel=data["speed_unit"].iloc[0], ylabel=f"{data['quality_metric'].iloc[0]} ({better} is better)"
         )
         ax.legend(fontsize="x-small")
 
-    return faceted(name, title, shown, draw, note=excluded_note(pairs))
+    return faceted(name, title, shown, draw, note=_with_intervals(excluded_note(pairs)))
 
 
 def throughput_vs_quality(frame: pd.DataFrame) -> Figure:
@@ -182,6 +188,7 @@ def throughput_vs_quality(frame: pd.DataFrame) -> Figure:
 
     def draw(ax, data):
         sns.scatterplot(data=data, x="speed", y="quality", hue="family", style="backend", s=70, ax=ax)
+        interval_bars(ax, data, "speed", "quality", "quality_low", "quality_high")
         ax.set_xscale("log")
         plain_log_ticks(ax.xaxis)
         better = "lower" if analysis.lower_is_better(data) else "higher"
@@ -191,12 +198,53 @@ def throughput_vs_quality(frame: pd.DataFrame) -> Figure:
         )
         ax.legend(fontsize="x-small")
 
-    return faceted(name, title, shown, draw, note=excluded_note(pairs))
+    return faceted(name, title, shown, draw, note=_with_intervals(excluded_note(pairs)))
+
+
+def cross_family_tradeoff(frame: pd.DataFrame) -> Figure:
+    """Each family's best point: throughput (the timed rounds' p20-p80) against quality (its 95%
+    interval, on fresh sampling seeds where the run confirmed it), one panel per metric and machine."""
+    name, title = "cross_family", "The trade-off: each family's best point, speed against quality"
+    best = best_points(frame)
+    if best.empty:
+        return skipped(
+            name, title, "no family has an eager float32 point with a throughput and its headline metric"
+        )
+    best = best.assign(panel=panels(best.assign(label=best["metric"] + " " + best["machine"]), "label"))
+
+    def draw(ax, data):
+        sns.scatterplot(data=data, x="throughput", y="quality", hue="family", s=90, ax=ax)
+        interval_bars(ax, data, "throughput", "quality", "quality_low", "quality_high")
+        ax.errorbar(
+            data["throughput"],
+            data["quality"],
+            xerr=[data["throughput"] - data["throughput_low"], data["throughput_high"] - data["throughput"]],
+            fmt="none",
+            ecolor="0.45",
+            elinewidth=1,
+            capsize=2,
+        )
+        for _, point in data.iterrows():
+            ax.annotate(
+                f"{point['family']}: {point['case']}", (point["throughput"], point["quality"]), fontsize=6
+            )
+        ax.set_xscale("log")
+        plain_log_ticks(ax.xaxis)
+        better = data["better"].iloc[0]
+        units = ", ".join(sorted(data["unit"].unique()))
+        ax.set(xlabel=f"throughput ({units})", ylabel=f"{data['metric'].iloc[0]} ({better} is better)")
+        ax.legend(fontsize="x-small")
+
+    unconfirmed = best[~best["confirmed"].astype(bool)]["family"].tolist()
+    note = "bars: 95% intervals of quality, p20-p80 of the timed rounds"
+    if unconfirmed:
+        note += f"; chosen and reported on the same sampling seeds: {', '.join(unconfirmed)}"
+    return faceted(name, title, best, draw, note=note)
 
 
 def quality_vs_steps(frame: pd.DataFrame) -> Figure:
     name, title = "quality_vs_steps", "Sample quality against sampling steps"
-    rows = _quality_rows_with(frame, STEPS)
+    rows = _quality_rows_with(frame, STEPS, equal_n=True)
     if not rows.empty:  # a log axis: a step count of 0, or none, has no place on it
         rows = rows[pd.to_numeric(rows[STEPS], errors="coerce") > 0]
     if rows.empty:
@@ -213,12 +261,15 @@ def quality_vs_steps(frame: pd.DataFrame) -> Figure:
         sns.lineplot(
             data=data, x="steps", y="value", hue="series", style="sampler", markers=True, dashes=False, ax=ax
         )
+        interval_bars(ax, data, "steps", "value", "ci_low", "ci_high")
         ax.set_xscale("log")
         plain_log_ticks(ax.xaxis)
         ax.set(xlabel="sampling steps (log scale)", ylabel=_quality_label(data))
         ax.legend(fontsize="x-small")
 
-    return faceted(name, title, rows, draw)
+    return faceted(
+        name, title, rows, draw, note=_with_intervals("every point at the same n (the *_equal_n figures)")
+    )
 
 
 def seed_spread(frame: pd.DataFrame) -> Figure:
@@ -233,24 +284,78 @@ def seed_spread(frame: pd.DataFrame) -> Figure:
         with warnings.catch_warnings():  # seaborn 0.13 passes matplotlib 3.11 a deprecated argument
             warnings.simplefilter("ignore", MatplotlibDeprecationWarning)
             sns.boxplot(data=data, x="variant", y="value", color="0.9", ax=ax, showfliers=False)
-        sns.stripplot(data=data, x="variant", y="value", color="C0", size=5, ax=ax)
+        sns.stripplot(data=data, x="variant", y="value", color="C0", size=5, ax=ax, jitter=False)
+        positions = {variant: i for i, variant in enumerate(dict.fromkeys(data["variant"]))}
+        interval_bars(
+            ax, data.assign(position=data["variant"].map(positions)), "position", "value", "ci_low", "ci_high"
+        )
         ax.set(xlabel="", ylabel=f"{_quality_label(data)}\none point per training seed")
         ax.tick_params(axis="x", labelrotation=20)
 
-    return faceted(name, title, rows, draw)
+    return faceted(
+        name,
+        title,
+        rows,
+        draw,
+        note=_with_intervals("each seed's sampling interval beside the seeds' spread"),
+    )
 
 
-def _quality_rows_with(frame: pd.DataFrame, knob: str) -> pd.DataFrame:
-    """Quality rows carrying ``knob``, of the metrics each family is judged by."""
+RATE, ENGINE = f"{KNOB_PREFIX}request_rate", f"{KNOB_PREFIX}engine"
+SERVING_LATENCIES = ("ttft_p50", "ttft_p99", "tpot_p50", "itl_p99")
+
+
+def serving_latency(frame: pd.DataFrame) -> Figure:
+    """Latency percentiles against the request rate, one line per engine and attention backend."""
+    name, title = "serving_latency", "Serving latency against request rate"
+    if RATE not in frame.columns or ENGINE not in frame.columns:
+        return skipped(name, title, f"no serving rows ({RATE}, {ENGINE})")
+    rows = frame[frame[RATE].notna() & frame["metric"].isin(SERVING_LATENCIES)]
+    if rows.empty:
+        return skipped(name, title, f"no serving latency rows ({', '.join(SERVING_LATENCIES)})")
+    rates = pd.to_numeric(rows[RATE])
+    order = sorted(rates.unique())
+    rows = rows.assign(
+        rate=rates.map(lambda r: "all at once" if r == float("inf") else f"{r:g}/s"),
+        served=rows[ENGINE].astype(str) + " " + rows["backend"],
+        milliseconds=rows["value"] * 1e3,
+        panel=panels(rows.assign(label=rows["subject"] + ": " + rows["metric"]), "label"),
+    )
+    labels = ["all at once" if r == float("inf") else f"{r:g}/s" for r in order]
+
+    def draw(ax, data):
+        sns.pointplot(data=data, x="rate", y="milliseconds", hue="served", order=labels, ax=ax, markersize=4)
+        ax.set_yscale("log")
+        ax.set(xlabel="request rate (Poisson arrivals)", ylabel=f"{data['metric'].iloc[0]} (ms, log scale)")
+        ax.legend(fontsize="x-small")
+
+    return faceted(
+        name,
+        title,
+        rows,
+        draw,
+        note="as vllm bench serve measures: time to first token, time per output token, inter-token latency",
+    )
+
+
+def _quality_rows_with(frame: pd.DataFrame, knob: str, equal_n: bool = False) -> pd.DataFrame:
+    """Quality rows carrying ``knob``, of the metrics each family is judged by (``equal_n``: their
+    figures at the equal n, where the family has them)."""
     if knob not in frame.columns:
         return frame.iloc[0:0]
     rows = frame[(frame["kind"] == "quality") & frame[knob].notna()]
     known = analysis.families(rows["subject"])
-    chosen = [
-        group[group["metric"].isin(analysis.quality_metrics(group, known.get(subject)))]
-        for subject, group in rows.groupby("subject", sort=True)
-    ]
+    chosen = []
+    for subject, group in rows.groupby("subject", sort=True):
+        metrics = analysis.quality_metrics(group, known.get(subject))
+        if equal_n:
+            metrics = [comparison_metric(group, metric) for metric in metrics]
+        chosen.append(group[group["metric"].isin(metrics)])
     return pd.concat(chosen) if chosen else rows
+
+
+def _with_intervals(note: str) -> str:
+    return "; ".join(part for part in ("bars: 95% intervals", note) if part)
 
 
 def _variants(rows: pd.DataFrame, exclude: tuple[str, ...]) -> pd.Series:

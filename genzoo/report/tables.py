@@ -14,6 +14,7 @@ import pandas as pd
 from genzoo.harness import goals
 from genzoo.kernels.registry import VENDOR_BACKENDS
 from genzoo.measurement import knob_columns
+from genzoo.report import claims
 from genzoo.report.analysis import model_rows, op_latency_rows
 from genzoo.report.cross_family import best_points
 from genzoo.results import MEASUREMENT_COLUMNS, PROVENANCE_COLUMNS, format_value, is_speed_metric
@@ -104,6 +105,53 @@ def ceiling_tables(frame: pd.DataFrame) -> list[Table]:
     return [Table("Measured ceilings", pd.DataFrame(display).astype(str).reset_index(drop=True))]
 
 
+def claim_tables(frame: pd.DataFrame) -> list[Table]:
+    """The folk claims of every family in the table, each with its verdict and the evidence."""
+    results = claims.claim_results(frame)
+    if not results:
+        return []
+    several = len({r.machine for r in results}) > 1
+    shown = pd.DataFrame(
+        {
+            "family": [r.family for r in results],
+            **({"machine": [r.machine for r in results]} if several else {}),
+            "claim": [r.claim for r in results],
+            "verdict": [r.status for r in results],
+            "evidence (95% intervals)": [r.evidence for r in results],
+        }
+    )
+    note = (
+        "holds / does not hold: the interval of every difference behind the claim lies on one side of "
+        "no effect; not resolved at this N: some interval straddles it"
+    )
+    return [Table("The folk claims, tested", shown.astype(str), note)]
+
+
+COST_METRICS = {
+    "flops_per_sample": "FLOPs",
+    "weight_bytes_per_sample": "weight bytes moved",
+    "kv_cache_bytes_per_sample": "KV-cache bytes read",
+    "kv_cache_bytes_per_token": "KV-cache bytes a token",
+    "peak_memory_bytes_per_sample": "peak memory",
+}
+
+
+def cost_tables(frame: pd.DataFrame) -> list[Table]:
+    """What one generated sample costs in every family (per image, per completion), counted."""
+    rows = frame[frame["kind"] == "cost"]
+    if rows.empty:
+        return []
+    index = ["subject", "case", *(["machine"] if rows["machine"].nunique() > 1 else [])]
+    cells = rows.assign(cell=[format_value(v, u) for v, u in zip(rows["value"], rows["unit"])])
+    shown = cells.pivot_table(index=index, columns="metric", values="cell", aggfunc="first").reset_index()
+    shown = shown.rename(columns={"subject": "family", **COST_METRICS})
+    columns = [c for c in ["family", "case", "machine", *COST_METRICS.values()] if c in shown.columns]
+    note = "; ".join(dict.fromkeys(rows["note"])) if "note" in rows else ""
+    return [
+        Table("What one sample costs (eager float32, counted)", shown[columns].fillna("-").astype(str), note)
+    ]
+
+
 def cross_family_tables(frame: pd.DataFrame) -> list[Table]:
     """Each family's best headline point (eager, float32) with its throughput, side by side."""
     best = best_points(frame)
@@ -112,11 +160,22 @@ def cross_family_tables(frame: pd.DataFrame) -> list[Table]:
     display = {"family": best["family"]}
     if best["machine"].nunique() > 1:
         display["machine"] = best["machine"]
+
+    def quality(point: pd.Series) -> str:
+        if pd.isna(point["quality_low"]):
+            return f"{point['quality']:.4g} (no interval)"
+        return f"{point['quality']:.4g} [{point['quality_low']:.4g}, {point['quality_high']:.4g}]"
+
     display.update(
         {
-            "case": best["case"],
-            "headline metric": [f"{m} ({b} is better)" for m, b in zip(best["metric"], best["better"])],
-            "value": best["quality"].map(lambda v: f"{v:.4g}"),
+            "case (of candidates)": [f"{c} (of {n})" for c, n in zip(best["case"], best["candidates"])],
+            "metric": [f"{m} ({b} is better)" for m, b in zip(best["metric"], best["better"])],
+            "value [95%]": [quality(point) for _, point in best.iterrows()],
+            "n": best["samples"].map(lambda v: "-" if pd.isna(v) else f"{v:g}"),
+            "sampling seeds": [
+                f"{s} (fresh)" if confirmed else f"{s} (selection's)"
+                for s, confirmed in zip(best["seeds"], best["confirmed"])
+            ],
             "throughput": [format_value(v, u) for v, u in zip(best["throughput"], best["unit"])],
         }
     )

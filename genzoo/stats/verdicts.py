@@ -207,3 +207,30 @@ def no_change(
         status = STATUSES[0] if inside else STATUSES[1] if outside else STATUSES[2]
         claim = f"a and b agree within +-{window:g}"
     return Verdict(status, claim, effect, "difference", paired, first.n, second.n)
+
+
+def compare_intervals(a: Interval, b: Interval, *, better: str = "lower") -> Verdict:
+    """Verdict on "a is better than b" from two figures' own intervals, as read back from results
+    rows (no replicates kept): the interval of a - b by the normal approximation, each standard
+    error read off its interval's width (half-width / z) and the two taken as independent. Figures
+    scored against one shared reference are positively correlated, so the difference's true
+    interval is narrower: this one is conservative, and says "not resolved" more often than needed.
+    Both intervals must be at the same level; FID-like figures must have the same n."""
+    better = check_better(better)
+    if a.level != b.level:
+        raise StatsInputError(f"a's interval is at level {a.level} but b's at {b.level}")
+    z = float(scipy_stats.norm.ppf((1 + a.level) / 2))
+    standard_error = float(np.hypot(a.width / (2 * z), b.width / (2 * z)))
+    difference = a.estimate - b.estimate
+    effect = Interval(
+        difference,
+        difference - z * standard_error,
+        difference + z * standard_error,
+        a.level,
+        min(a.n, b.n),
+        0,
+        "normal (independent intervals)",
+        a.seeds + b.seeds,
+    )
+    claim = f"a is better than b ({better} is better)"
+    return Verdict(_status(effect, better, 0.0), claim, effect, "difference", False, a.n, b.n)

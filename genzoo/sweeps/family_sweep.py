@@ -3,8 +3,9 @@
     rows = sweeps.run_family(name, preset="cpu", backends=("eager", "compile", "triton"))
 
 Besides the points of ``plan.points``, each family adds its ``extra_measurements`` (e.g. the
-spread across training seeds, the ELBO and latent paths), and every family its training compute
-(seconds and steps of each checkpoint's training run).
+GAN's loss curves across seeds, the VAE's ELBO), every image family the evidence its claims need
+(``claim_evidence``: each training seed's quality, the best point on fresh seeds, latent paths),
+and every family its training compute (seconds and steps of each checkpoint's training run).
 """
 
 from __future__ import annotations
@@ -14,11 +15,15 @@ import dataclasses
 from tqdm.auto import tqdm
 
 from genzoo import quality
+from genzoo.harness import cost
 from genzoo.harness.timing import benchmark_threads, default_device
 from genzoo.measurement import Measurement
 from genzoo.models import checkpoint, protocol
 from genzoo.sweeps import plan
+from genzoo.sweeps.claim_evidence import ImageEvidence
 from genzoo.sweeps.runner import FamilySweep
+
+COST_BATCH = 8  # samples generated at once where a family's cost per sample is counted
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,8 +55,25 @@ def run_family(
     with benchmark_threads(device):
         for point in tqdm(plan.points(family, preset, backends), desc=f"sweep {name}", disable=not progress):
             rows += sweep.run(point)
-    if family.extra_measurements is not None:
-        rows += family.extra_measurements(trained, ExtraContext(settings, image_reference, device))
+        model = trained[0].model
+        if image_reference is not None:
+            evidence = ImageEvidence(family, settings, image_reference, device)
+            rows += evidence.training_seeds(trained, preset)
+            best = evidence.best_point(rows)
+            rows += evidence.best_point_on_fresh_seeds(model, best)
+            rows += evidence.latent_paths(model)
+            chosen = (best.case, best.knobs) if best is not None else None
+        else:
+            chosen = None
+        if chosen is None:  # the reference point, where the family has no chosen one
+            point = plan.points(family, preset, ("eager",))[0]
+            chosen = (point.case, point.knobs)
+        # at one batch size for every family: weights are read once per batch, so bytes per sample
+        # fall with the batch, and a family's chosen batch would decide the comparison
+        knobs = dict(chosen[1], n=COST_BATCH)
+        rows += cost.cost_rows(name, model, knobs, device, case=f"{chosen[0]} batch={COST_BATCH}")
+        if family.extra_measurements is not None:
+            rows += family.extra_measurements(trained, ExtraContext(settings, image_reference, device))
     return _without_duplicate_anchors(rows)
 
 

@@ -4,8 +4,10 @@ dtypes x batch sizes, and at which of them quality is measured.
 A point's ``case`` labels the knobs that change the output (``sampler=ddim steps=50 w=2``) and,
 for batch-size points, ``batch=N``; speed and quality rows of one point share it and carry the
 knobs themselves as columns. Quality is measured at a fixed number of samples per preset (the
-same for every image family, so FIDs are comparable across families); batch-size points measure
-speed only.
+same for every image family, so FIDs are comparable across families), a smaller one at the points
+a family calls slow, and every image point scores its first ``slow_quality_samples`` again, so
+that all of them compare at that equal n too; batch-size points measure speed only. The held-out
+reference has 500 digits, so 500 is the largest n a figure can have.
 """
 
 from __future__ import annotations
@@ -16,49 +18,64 @@ from genzoo.harness.models import ModelPoint
 from genzoo.models import protocol
 
 # what a knob is called in a case label
-CASE_NAMES = {"guidance_scale": "w", "use_cache": "cache", "new_tokens": "tokens", "n": "batch"}
+CASE_NAMES = {
+    "guidance_scale": "w",
+    "use_cache": "cache",
+    "new_tokens": "tokens",
+    "n": "batch",
+    "timestep_spacing": "spacing",
+    "clipped_eps": "clip_eps",
+}
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class SweepSettings:
     quality_samples: int  # images per quality point (all image families alike)
+    slow_quality_samples: int  # at a family's slow points (Family.slow_point), and the equal n of all
     batch: int  # images (or sequences) per timed call at quality points, unless the plan sets n
     timing_budget_s: float  # repeat a timed call until this much time is spent ...
     max_rounds: int  # ... or this many rounds
     swap_samples: int  # samples compared against eager for a kernel swap
     interpreted_steps: int  # sampling steps when Triton is interpreted (correctness only)
     batch_sizes: tuple[int, ...]
+    latent_pairs: int  # latent interpolations per family with a latent space
     feature_net: str = "cpu"  # the quality feature net's preset: "tiny" only for tests of the plumbing
 
 
 SETTINGS = {
     "tiny": SweepSettings(
         quality_samples=8,
+        slow_quality_samples=6,
         batch=4,
         timing_budget_s=0.02,
         max_rounds=2,
         swap_samples=2,
         interpreted_steps=1,
         batch_sizes=(1, 4),
+        latent_pairs=4,
         feature_net="tiny",
     ),
     "cpu": SweepSettings(
-        quality_samples=32,
-        batch=32,
+        quality_samples=500,
+        slow_quality_samples=128,
+        batch=50,
         timing_budget_s=1.0,
         max_rounds=3,
         swap_samples=4,
         interpreted_steps=2,
         batch_sizes=(1, 16, 64),
+        latent_pairs=64,
     ),
     "gpu": SweepSettings(
-        quality_samples=2000,
+        quality_samples=500,
+        slow_quality_samples=500,
         batch=250,
         timing_budget_s=3.0,
         max_rounds=10,
         swap_samples=16,
         interpreted_steps=50,
         batch_sizes=(1, 16, 64, 256),
+        latent_pairs=256,
     ),
 }
 

@@ -15,20 +15,57 @@ import functools
 
 import torch
 
-from genzoo import quality
+from genzoo import quality, tolerance
 from genzoo.harness import backends, gate, pipeline
-from genzoo.harness.models import ModelSubject, throughput_row
+from genzoo.harness.models import ModelSubject, OutputError, throughput_row
 from genzoo.harness.timing import Timing, measure_within, timed_call
 from genzoo.measurement import Measurement
 from genzoo.models import protocol
+from genzoo.stats.interval import Interval
 from genzoo.sweeps.plan import SETTINGS, SweepPoint, SweepSettings
+
+QUALITY_SEED = 1000  # the first sampling seed of every quality set: all points see the same noise
+SWAP_WINDOWS = 8  # held-out windows a token family's kernel swap is teacher-forced on
 
 
 @dataclasses.dataclass(frozen=True)
 class QualityCheck:
     rows: list[Measurement]  # quality metrics and kernel-swap differences of the point
-    headline: float | None  # the family's headline metric at this point (quality points only)
+    headline: Interval | None  # the family's headline metric at this point (quality points only)
     seconds: list[float]  # the timed batches of the quality set, scaled to full batches
+    output: OutputError = OutputError(None, None)  # per-sample difference from eager fp32, same noise
+
+
+def quality_window(eager: Interval, relative_window: float, sampled: bool) -> float:
+    """How far (relative) a variant's headline may move from eager float32's. Scored on generated
+    samples (``sampled``): eager's own sampling spread at this n, the half-width of its 95% interval.
+    Scored on fixed held-out data (an LLM's bits per byte): both read the same bytes, so the
+    difference has no sampling noise and the family's own, tighter window applies."""
+    if not sampled or eager.estimate == 0:
+        return relative_window
+    return (eager.high - eager.low) / 2 / abs(eager.estimate)
+
+
+def quality_set(
+    family: protocol.Family,
+    net: torch.nn.Module,
+    knobs: dict,
+    count: int,
+    batch: int,
+    first_seed: int,
+    device: str,
+) -> tuple[list[float], torch.Tensor, tuple[int, ...]]:
+    """``count`` samples in batches of ``batch``, sampling seed ``first_seed + i`` for the i-th:
+    the seconds of each batch scaled to a full one, the samples, and the seeds."""
+    seconds, outputs, seeds = [], [], []
+    for chunk, start in enumerate(range(0, count, batch)):
+        size = min(batch, count - start)
+        seed = first_seed + chunk
+        elapsed, output = timed_call(functools.partial(family.sample, net, size, seed, **knobs), device)
+        seconds.append(elapsed * batch / size)
+        outputs.append(output)
+        seeds.append(seed)
+    return seconds, torch.cat(outputs)[:count], tuple(seeds)
 
 
 @dataclasses.dataclass
@@ -89,49 +126,59 @@ class SweepSubject(ModelSubject):
         return self.family.sample(self.net, n, 0, **knobs)
 
     def check(self, output: object, baselines: pipeline.Baselines) -> QualityCheck:
-        rows, headline, seconds = [], None, []
+        rows, headline, seconds, output = [], None, [], OutputError(None, None)
         point = self.sweep_point
         if point.quality:
             with backends.no_recompilation(self.label):
-                seconds, generated = self._quality_set()
-            rows, headline = self._quality(generated)
+                seconds, generated, seeds = self._quality_set()
+            rows, headline = self._quality(generated, seeds)
         if point.backend != "eager" or point.dtype != "float32":
-            rows += self.swap_rows()
-        self.checked = QualityCheck(rows, headline, seconds)
+            swapped, output = self.swap()
+            rows += swapped
+        self.checked = QualityCheck(rows, headline, seconds, output)
         return self.checked
 
-    def _quality_set(self) -> tuple[list[float], torch.Tensor]:
-        """The quality set in batches of the point's size, and the seconds of each batch scaled to
-        a full one."""
+    def _quality_set(self) -> tuple[list[float], torch.Tensor, tuple[int, ...]]:
         knobs = dict(self.model_point.knobs)
         batch = knobs.pop("n")
-        count = self.settings.quality_samples if self.family.unit == "images" else batch
-        seconds, outputs = [], []
-        for chunk, start in enumerate(range(0, count, batch)):
-            size = min(batch, count - start)
-            call = functools.partial(self.family.sample, self.net, size, 1000 + chunk, **knobs)
-            elapsed, output = timed_call(call, self.device)
-            seconds.append(elapsed * batch / size)
-            outputs.append(output)
-        return seconds, torch.cat(outputs)[:count]
+        count = self.quality_samples if self.family.unit == "images" else batch
+        return quality_set(self.family, self.net, knobs, count, batch, QUALITY_SEED, self.device)
 
-    def _quality(self, generated: torch.Tensor) -> tuple[list[Measurement], float]:
+    @property
+    def quality_samples(self) -> int:
+        slow = self.family.slow_point(dict(self.model_point.knobs))
+        return self.settings.slow_quality_samples if slow else self.settings.quality_samples
+
+    def _quality(self, generated: torch.Tensor, seeds: tuple[int, ...]) -> tuple[list[Measurement], Interval]:
         point, headline = self.sweep_point, self.family.headline
         key = dict(subject=self.family.name, backend=point.backend, dtype=point.dtype, case=point.case)
         if self.family.unit == "images":
-            report = quality.evaluate_images(generated, self.sweep.image_reference, **key)
+            report = quality.evaluate_images(
+                generated,
+                self.sweep.image_reference,
+                sampling_seeds=seeds,
+                equal_n=self.settings.slow_quality_samples,
+                **key,
+            )
             rows = [
                 dataclasses.replace(row, knobs=point.knobs) if row.subject == self.family.name else row
                 for row in report.rows
             ]
-            value = report.metrics[headline.metric]
+            value = report.generated.intervals()[headline.metric]
         else:
-            value = self.family.evaluate(self.net, self.data)[headline.evaluation_key]
+            metrics = self.family.evaluate(self.net, self.data)
+            figure = metrics[headline.evaluation_key]
+            # the family's interval over its held-out data, where it gives one
+            low = metrics.get(f"{headline.evaluation_key}_low", figure)
+            high = metrics.get(f"{headline.evaluation_key}_high", figure)
+            value = Interval(figure, low, high, 0.95, 0, 0, "family's own")
             rows = [
                 Measurement(
                     kind="quality",
                     metric=headline.metric,
-                    value=value,
+                    value=figure,
+                    ci_low=low if high > low else None,
+                    ci_high=high if high > low else None,
                     unit="",
                     better=headline.better,
                     knobs=point.knobs,
@@ -147,12 +194,19 @@ class SweepSubject(ModelSubject):
         key = ("sweep speed", point.case)  # eager float32's: every backend and dtype is judged by it
         if point.backend == "eager" and point.dtype == "float32":
             baselines.medians[key] = timing.median_s
-        change = within = None
+        change = within = window = None
         eager_quality = baselines.outputs.get(("quality", point.case))
         if checked.headline is not None and eager_quality is not None:
-            change = quality.metric_delta(eager_quality, checked.headline).relative
-            within = abs(change) <= headline.window
-        trusted = gate.exclusion(interpreted=False, within_tolerance=None, within_quality_window=within) == ""
+            change = quality.metric_delta(eager_quality.estimate, checked.headline.estimate).relative
+            window = quality_window(eager_quality, headline.window, sampled=self.family.unit == "images")
+            within = abs(change) <= window
+        output = checked.output
+        trusted = (
+            gate.exclusion(
+                interpreted=False, within_tolerance=output.within_tolerance, within_quality_window=within
+            )
+            == ""
+        )
         eager_s = baselines.medians.get(key)
         common = dict(
             kind="sweep",
@@ -165,16 +219,84 @@ class SweepSubject(ModelSubject):
             knobs=point.knobs,
             speedup_vs_eager=eager_s / timing.median_s if eager_s and trusted else None,
             quality_change=change,
-            quality_window=headline.window if change is not None else None,
+            quality_window=window,
             within_quality_window=within,
-            note=f"{headline.metric} change vs eager float32" if change is not None else "",
+            error=output.error,
+            error_limit=output.limit,
+            within_tolerance=output.within_tolerance,
+            note=_row_note(headline.metric, change is not None, output),
         )
         return throughput_row(
             self.family, self.model_point.batch, dict(self.model_point.knobs), timing, common
         )
 
     def swap_rows(self) -> list[Measurement]:
-        """Outputs of this point against eager float32 for identical seeds and noise."""
+        return self.swap()[0]
+
+    def _held_out_logits(self, backend: str, dtype: str) -> torch.Tensor:
+        """Logits [W, T, V] of SWAP_WINDOWS held-out windows of the model's context, teacher-forced."""
+        context = self.model.config.context
+        windows = self.data.validation[: SWAP_WINDOWS * context].long().view(SWAP_WINDOWS, context)
+        with backends.model_on_backend(self.model, backend, dtype) as net, torch.no_grad():
+            return net(windows.to(self.device)).float()
+
+    def _token_swap(
+        self, swapped: torch.Tensor, eager: torch.Tensor, count: int, common: dict
+    ) -> tuple[list[Measurement], OutputError]:
+        """The timed decode path's greedy tokens against eager float32's, and teacher-forced next-token
+        agreement and logit KL on held-out windows; the logits' error within the model tolerance."""
+        point, outputs = self.sweep_point, self.sweep.baselines.outputs
+        if "swap logits" not in outputs:
+            outputs["swap logits"] = self._held_out_logits("eager", "float32")
+        logits = self._held_out_logits(point.backend, point.dtype)
+        if point.backend == "eager":
+            outputs[("swap logits", point.dtype)] = logits
+        agreement, kl = _teacher_forced(outputs["swap logits"], logits)
+        figures = (
+            (
+                "greedy_token_agreement",
+                (swapped == eager).float().mean().item(),
+                "higher",
+                f"{count} sequences, greedy, the timed decode path",
+            ),
+            (
+                "teacher_forced_agreement",
+                agreement,
+                "higher",
+                f"{SWAP_WINDOWS} held-out windows, next-token argmax",
+            ),
+            (
+                "logit_kl",
+                kl,
+                "lower",
+                f"KL(eager float32 || this) in nats per token, {SWAP_WINDOWS} held-out windows",
+            ),
+        )
+        rows = [
+            Measurement(
+                metric=metric,
+                value=value,
+                better=better,
+                samples=count if metric == "greedy_token_agreement" else SWAP_WINDOWS,
+                seeds="7" if metric == "greedy_token_agreement" else "",
+                note=f"vs eager float32: {note}",
+                interpreted=self.model_point.interpreted,
+                **common,
+            )
+            for metric, value, better, note in figures
+        ]
+        eager_same_dtype = outputs.get(("swap logits", point.dtype))
+        reference = outputs["swap logits"]
+        eager_error = (
+            None if eager_same_dtype is None else tolerance.relative_error(eager_same_dtype, reference)
+        )
+        limit = tolerance.model_error_limit(protocol.resolve_dtype(point.dtype), eager_error)
+        return rows, OutputError(tolerance.relative_error(logits, reference), limit)
+
+    def swap(self) -> tuple[list[Measurement], OutputError]:
+        """Outputs of this point against eager float32 for identical seeds and noise: the rows, and
+        the per-sample error within the model tolerance (images; the same rule as the model
+        benchmark's, ``tolerance.model_error_limit``: in bf16 at most twice eager bf16's own error)."""
         point, settings = self.sweep_point, self.settings
         interpreted = self.model_point.interpreted
         knobs = dict(point.knob_dict, n=settings.swap_samples)
@@ -190,6 +312,8 @@ class SweepSubject(ModelSubject):
                 eager_outputs[key] = self.family.sample(eager_net, count, 7, **knobs)
         with backends.model_on_backend(self.model, point.backend, point.dtype) as net:
             swapped = self.family.sample(net, count, 7, **knobs)
+        if point.backend == "eager":  # eager's own error in this dtype: what another backend's may double
+            eager_outputs[(*key, point.dtype)] = swapped
         case = point.case + (" interpreted-swap" if interpreted else "")
         common = dict(
             kind="quality",
@@ -202,24 +326,12 @@ class SweepSubject(ModelSubject):
             measured_on=torch.device(self.device).type,
         )
         if self.family.unit == "tokens":
-            agreement = (swapped == eager_outputs[key]).float().mean().item()
-            return [
-                Measurement(
-                    metric="greedy_token_agreement",
-                    value=agreement,
-                    better="higher",
-                    samples=count,
-                    seeds="7",
-                    note="vs eager float32, greedy",
-                    interpreted=interpreted,
-                    **common,
-                )
-            ]
+            return self._token_swap(swapped, eager_outputs[key], count, common)
         difference = quality.output_difference(eager_outputs[key], swapped)
         rows = quality.kernel_swap_rows(
             subject=self.family.name, backend=point.backend, dtype=point.dtype, case=case, outputs=difference
         )
-        return [
+        rows = [
             dataclasses.replace(
                 row,
                 samples=count,
@@ -230,3 +342,26 @@ class SweepSubject(ModelSubject):
             )
             for row in rows
         ]
+        reference = eager_outputs[key]
+        eager_same_dtype = eager_outputs.get((*key, point.dtype))
+        eager_error = (
+            None if eager_same_dtype is None else tolerance.relative_error(eager_same_dtype, reference)
+        )
+        limit = tolerance.model_error_limit(protocol.resolve_dtype(point.dtype), eager_error)
+        return rows, OutputError(tolerance.relative_error(swapped, reference), limit)
+
+
+def _teacher_forced(eager: torch.Tensor, swapped: torch.Tensor) -> tuple[float, float]:
+    """Next-token agreement of two models' logits [W, T, V] on the same held-out windows, and the
+    mean KL(eager || swapped) in nats per token."""
+    agreement = (eager.argmax(-1) == swapped.argmax(-1)).double().mean().item()
+    log_eager, log_swapped = eager.double().log_softmax(-1), swapped.double().log_softmax(-1)
+    kl = (log_eager.exp() * (log_eager - log_swapped)).sum(-1).mean().item()
+    return agreement, kl
+
+
+def _row_note(metric: str, judged: bool, output: OutputError) -> str:
+    notes = [f"{metric} change vs eager float32, window = its 95% interval's half-width"] if judged else []
+    if output.limit is not None:
+        notes.append(f"per-sample error vs eager float32 {output.error:.3g} (limit {output.limit:.3g})")
+    return "; ".join(notes)

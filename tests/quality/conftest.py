@@ -10,8 +10,8 @@ from genzoo.models.data import load_mnist
 from genzoo.quality.feature_net import PRESETS
 from genzoo.quality.image_quality import ImageQualityConfig, ImageQualityReference
 
-# small KID subsets: the tests check plumbing and direction, not KID's variance
-TINY_QUALITY = ImageQualityConfig(feature_net=PRESETS["tiny"], kid_subsets=4, kid_subset_size=200)
+# few bootstrap replicates: the tests check plumbing and direction, not the intervals' coverage
+TINY_QUALITY = ImageQualityConfig(feature_net=PRESETS["tiny"], resamples=20)
 
 
 @pytest.fixture(scope="module", autouse=True)

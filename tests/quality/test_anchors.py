@@ -33,8 +33,18 @@ def test_noise_images_are_seeded_uniform_pixels():
     assert images.mean().item() == pytest.approx(0.5, abs=0.01)  # 235k samples of U(0, 1)
 
 
-def test_real_anchor_is_the_held_out_split_capped_at_its_size(mnist):
-    assert torch.equal(real_anchor_images(mnist, 37), mnist.test.images[:37])
-    assert real_anchor_images(mnist, 10_000).shape[0] == len(mnist.test) == 500
+def test_real_anchor_is_training_digits_drawn_class_balanced(mnist):
+    count = int(torch.randint(30, 300, ()).item())
+    images = real_anchor_images(mnist, count, seed=3)
+    assert torch.equal(images, real_anchor_images(mnist, count, seed=3))
+    assert not torch.equal(images, real_anchor_images(mnist, count, seed=4))
+    # each image is a training digit of the class the generators' labels ask for at its place
+    flat_train = mnist.train.images.reshape(len(mnist.train), -1)
+    for i, image in enumerate(images):
+        match = (flat_train == image.reshape(1, -1)).all(1).nonzero().squeeze(1)
+        assert len(match) >= 1 and int(mnist.train.labels[match[0]]) == i % 10
+    assert len({tuple(image.flatten().tolist()) for image in images}) == count  # without replacement
     with pytest.raises(QualityInputError, match="count must be an integer >= 1"):
         real_anchor_images(mnist, 0)
+    with pytest.raises(QualityInputError, match="digits of class 0, there are 450"):
+        real_anchor_images(mnist, 4510)

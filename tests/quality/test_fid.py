@@ -1,23 +1,17 @@
-"""FID and KID against closed forms on raw features, and torchmetrics' scoring against them."""
+"""FID and KID against closed forms on raw features, and against torchmetrics' scores of the same features."""
 
 from __future__ import annotations
 
 import math
+import warnings
 
 import pytest
 import torch
-from torchmetrics.image.fid import _compute_fid
+from torchmetrics.image.fid import FrechetInceptionDistance, _compute_fid
+from torchmetrics.image.kid import KernelInceptionDistance
 
 from genzoo.quality.feature_net import extract_features
-from genzoo.quality.fid import (
-    feature_fid,
-    feature_kid,
-    fid_metric,
-    frechet_distance,
-    gaussian_frechet_distance,
-    kid_metric,
-    polynomial_mmd2,
-)
+from genzoo.quality.fid import frechet_distance, gaussian_frechet_distance, polynomial_mmd2
 from genzoo.quality.inputs import QualityInputError
 
 
@@ -117,42 +111,43 @@ def test_kid_estimates_the_population_mmd():
     assert abs(same) < 0.05 * expected
 
 
-def test_torchmetrics_fid_equals_the_reference_on_the_same_features(tiny_net, mnist):
+class FeatureVectors(torch.nn.Module):
+    """torchmetrics' ``feature`` module for vectors computed beforehand: [N, width] in, float64 out."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.num_features = width
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return features.double()
+
+
+def test_fid_equals_torchmetrics_on_the_same_features(tiny_net, mnist):
     real = extract_features(tiny_net, mnist.train.images[:400])
     generated = extract_features(tiny_net, mnist.test.images[:150].flip(-1))  # mirrored digits
-    metric = fid_metric(real)
-    expected = frechet_distance(generated, real)
-    assert feature_fid(metric, generated) == pytest.approx(expected, rel=1e-7)
-    # reset() keeps the real side: a second generated set is scored against the same real set
-    assert abs(feature_fid(metric, real)) < 1e-6 * expected
-    assert feature_fid(metric, generated) == pytest.approx(expected, rel=1e-7)
+    metric = FrechetInceptionDistance(feature=FeatureVectors(real.shape[1]))
+    metric.update(real, real=True)
+    metric.update(generated, real=False)
+    assert frechet_distance(generated, real) == pytest.approx(float(metric.compute()), rel=1e-7)
 
 
-def test_torchmetrics_kid_with_one_full_subset_equals_the_reference(tiny_net, mnist):
+def test_kid_equals_torchmetrics_with_one_full_subset(tiny_net, mnist):
     real = extract_features(tiny_net, mnist.train.images[:200])
     generated = extract_features(tiny_net, mnist.test.images[:200].flip(-2))
-    metric = kid_metric(real, subsets=1, subset_size=200)
-    mean, std = feature_kid(metric, generated)  # one subset of all 200: a permutation, same value
-    assert mean == pytest.approx(polynomial_mmd2(real, generated), rel=1e-8)
-    assert std == 0.0
-
-
-def test_kid_is_seeded_and_leaves_the_global_rng_alone(tiny_net, mnist):
-    metric = kid_metric(extract_features(tiny_net, mnist.train.images[:300]), subsets=5, subset_size=100)
-    generated = extract_features(tiny_net, mnist.test.images[:120])
-    state = torch.get_rng_state()
-    first = feature_kid(metric, generated, seed=7)
-    assert torch.equal(torch.get_rng_state(), state)
-    assert feature_kid(metric, generated, seed=7) == first
-    assert feature_kid(metric, generated, seed=8) != first
-    assert metric.subset_size == 100  # restored after shrinking to the smaller side
+    with warnings.catch_warnings():  # "will save all extracted features": a few MB here
+        warnings.filterwarnings("ignore", message=".*save all extracted features.*")
+        metric = KernelInceptionDistance(feature=FeatureVectors(real.shape[1]), subsets=1, subset_size=200)
+    metric.update(real, real=True)
+    metric.update(generated, real=False)
+    mean, _ = metric.compute()  # one subset of all 200: a permutation of the full sets, same value
+    assert polynomial_mmd2(generated, real) == pytest.approx(float(mean), rel=1e-8)
 
 
 def test_noise_is_far_from_digits(tiny_net, mnist):
-    metric = fid_metric(extract_features(tiny_net, mnist.train.images[:500]))
-    held_out = feature_fid(metric, extract_features(tiny_net, mnist.test.images[:200]))
+    real = extract_features(tiny_net, mnist.train.images[:500])
+    held_out = frechet_distance(extract_features(tiny_net, mnist.test.images[:200]), real)
     noise_images = torch.rand(200, 1, 28, 28, generator=torch.Generator().manual_seed(9))
-    assert feature_fid(metric, extract_features(tiny_net, noise_images)) > 5 * held_out > 0
+    assert frechet_distance(extract_features(tiny_net, noise_images), real) > 5 * held_out > 0
 
 
 @pytest.mark.parametrize(
@@ -169,21 +164,3 @@ def test_bad_features_are_refused_by_name(a, b, needle):
     for function in (frechet_distance, polynomial_mmd2):
         with pytest.raises(QualityInputError, match=needle):
             function(a, b)
-
-
-@pytest.mark.parametrize(
-    "generated, needle",
-    [
-        (torch.randn(1, 3), "generated has 1 samples"),
-        (torch.randn(5, 4), "generated has 4 features per sample, the real side 3"),
-        (torch.full((5, 3), math.nan), "generated has 15 non-finite"),
-        (torch.ones(5, 3, dtype=torch.bool), "generated must be floating point"),
-    ],
-)
-def test_bad_generated_features_are_refused_by_name(generated, needle):
-    real = torch.randn(50, 3, generator=torch.Generator().manual_seed(4))
-    for metric, score in ((fid_metric(real), feature_fid), (kid_metric(real, 2, 10), feature_kid)):
-        with pytest.raises(QualityInputError, match=needle):
-            score(metric, generated)
-    with pytest.raises(QualityInputError, match="real_features has 1 samples"):
-        fid_metric(real[:1])

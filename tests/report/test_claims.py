@@ -1,8 +1,11 @@
-"""The claims each family declares, answered from the numbers either way, and the cross-family
-table of each family's best point. Verdicts are read as a user reads them: the claim's text with
-"holds", "does not hold" or "cannot be tested"."""
+"""The claims each family declares, answered from the numbers and their intervals: a planted
+difference gets *holds* (or *does not hold* when reversed), a difference inside the noise *not
+resolved at this N*, missing rows *cannot be tested*; and the cross-family table of each family's
+best point, chosen on one seed set and reported on another."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import pandas as pd
 import pytest
@@ -13,16 +16,53 @@ from genzoo.report import claims, cross_family
 from genzoo.results import typed_table
 
 FINGERPRINT = {"hostname": "h", "device_name": "d"}
+N = 128
 
 
-def _rows(family, fid, speed, sharpness, unit="images"):
-    common = dict(backend="eager", dtype="float32", case="default")
+def _quality(family, case, metric, value, half, better="lower", knobs=(), samples=N):
+    return Measurement(
+        "quality",
+        family,
+        "eager",
+        "float32",
+        case,
+        metric,
+        value,
+        "",
+        better=better,
+        ci_low=value - half,
+        ci_high=value + half,
+        samples=samples,
+        knobs=knobs,
+    )
+
+
+def _rows(family, fid, speed, sharpness, unit="images", half=0.5):
+    """One sweep point: its speed (rounds' p20-p80 within 5%), FID at the equal n, sharpness."""
     return [
         Measurement(
-            "sweep", family, metric=f"{unit}_per_s", value=speed, unit=f"{unit}/s", better="higher", **common
+            "sweep",
+            family,
+            "eager",
+            "float32",
+            "default",
+            f"{unit}_per_s",
+            speed,
+            f"{unit}/s",
+            better="higher",
+            p20=0.95 * speed,
+            p80=1.05 * speed,
         ),
-        Measurement("quality", family, metric="fid", value=fid, unit="", better="lower", **common),
-        Measurement("quality", family, metric="sharpness_ratio", value=sharpness, unit="", **common),
+        _quality(family, "default", "fid_equal_n", fid, half),
+        _quality(family, "default", "sharpness_ratio", sharpness, 0.05, better=""),
+    ]
+
+
+def _seeds(family, fids, half):
+    """The family's FID per training seed, each with its sampling interval."""
+    return [
+        _quality(family, f"default train_seed={seed}", "fid", fid, half, knobs=(("train_seed", seed),))
+        for seed, fid in enumerate(fids)
     ]
 
 
@@ -31,43 +71,46 @@ def _table(rows) -> pd.DataFrame:
 
 
 def _verdict(sentences: list[str], family: str) -> str:
-    """What the report says about ``family``'s (one) claim: holds, does not hold, cannot be tested."""
+    """What the report says about ``family``'s (one) claim."""
     (claim,) = protocol.get(family).claims
     (sentence,) = [s for s in sentences if f"'{claim.text}'" in s]
     return sentence.split(f"'{claim.text}' ", 1)[1].split(":", 1)[0]
 
 
-def test_a_planted_difference_decides_each_claim_either_way():
-    cv = Measurement("quality", "gan", "eager", "float32", "seeds=3", "fid_seed_cv", 0.3, "", better="lower")
-    path = Measurement("quality", "vae", "eager", "float32", "held-out", "latent_path_ratio", 1.1, "")
-    sentences = claims.claims(
-        _table(
-            _rows("diffusion", 5.0, 2.0, 0.9)
-            + _rows("gan", 20.0, 900.0, 1.1)
-            + _rows("vae", 40.0, 800.0, 0.4)
-            + [cv, path]
-        )
+def _claims(diffusion_fid, gan_speed, vae_sharpness, gan_seed_fids, vae_path):
+    rows = (
+        _rows("diffusion", diffusion_fid, 2.0, 0.9)
+        + _rows("gan", 20.0, gan_speed, 1.1)
+        + _rows("vae", 40.0, 800.0, vae_sharpness)
+        + _seeds("gan", gan_seed_fids, 0.5)
+        + _seeds("vae", (40.0, 40.1, 39.9), 0.5)
+        + _seeds("diffusion", (5.0, 5.1, 4.9), 0.5)
+        + [
+            _quality("vae", "latent interpolations", "latent_path_ratio", vae_path, 0.05, samples=64),
+            _quality("gan", "latent interpolations", "latent_path_ratio", 1.6, 0.05, samples=64),
+        ]
     )
-    assert {f: _verdict(sentences, f) for f in ("diffusion", "gan", "vae")} == {
-        "diffusion": "holds",
-        "gan": "holds",
-        "vae": "holds",
-    }
-    assert any("variation of 0.3," in s for s in sentences), "the seed spread is reported with its value"
+    sentences = claims.claims(_table(rows))
+    return {f: _verdict(sentences, f) for f in ("diffusion", "gan", "vae")}, sentences
 
-    # diffusion worse than the GAN; the GAN slower than the VAE; the GAN the least sharp
-    flipped = claims.claims(
-        _table(
-            _rows("diffusion", 50.0, 2.0, 0.9)
-            + _rows("gan", 20.0, 700.0, 0.3)
-            + _rows("vae", 40.0, 800.0, 0.4)
-            + [cv, path]
-        )
-    )
-    assert {f: _verdict(flipped, f) for f in ("diffusion", "gan", "vae")} == {
-        "diffusion": "does not hold",
-        "gan": "does not hold",
-        "vae": "does not hold",
+
+def test_planted_differences_decide_each_claim_either_way():
+    # GAN seeds spread by 20 FID against a sampling spread of ~0.26; the others' by 0.1
+    verdicts, sentences = _claims(5.0, 900.0, 0.4, (10.0, 30.0, 50.0), 1.1)
+    assert verdicts == {"diffusion": "holds", "gan": "holds", "vae": "holds"}
+    assert any("difference -15 [" in s for s in sentences), "the effect is reported with its interval"
+    # diffusion worse than the GAN; the GAN slower than the VAE; the VAE's paths the more crooked
+    flipped, _ = _claims(50.0, 700.0, 0.4, (10.0, 30.0, 50.0), 2.5)
+    assert flipped == {"diffusion": "does not hold", "gan": "does not hold", "vae": "does not hold"}
+
+
+def test_differences_inside_the_noise_are_not_resolved():
+    # diffusion 19.5 vs GAN 20 with +-0.5 each; GAN seeds as steady as the others; sharpness ties
+    verdicts, _ = _claims(19.5, 900.0, 0.9, (20.0, 20.1, 19.9), 1.58)
+    assert verdicts == {
+        "diffusion": "not resolved at this N",
+        "gan": "not resolved at this N",
+        "vae": "not resolved at this N",
     }
 
 
@@ -77,6 +120,13 @@ def test_a_family_alone_or_without_its_rows_cannot_be_tested():
     # both compared, but no seed spread measured: "fastest" holds, "unstable" is unanswered
     unmeasured = claims.claims(_table(_rows("gan", 20.0, 900.0, 1.1) + _rows("vae", 40.0, 800.0, 0.4)))
     assert _verdict(unmeasured, "gan") == "cannot be tested"
+    # figures without intervals decide nothing
+    bare = [
+        Measurement("quality", f, "eager", "float32", "default", "fid_equal_n", v, "", better="lower")
+        for f, v in (("diffusion", 5.0), ("gan", 20.0))
+    ]
+    speeds = [r for f in ("diffusion", "gan") for r in _rows(f, 1.0, 10.0, 1.0) if r.kind == "sweep"]
+    assert "cannot be tested" in " ".join(claims.claims(_table(bare + speeds)))
 
 
 def test_families_unknown_to_this_install_have_no_claims_and_ops_none():
@@ -116,39 +166,35 @@ def test_the_claims_are_the_families_declarations(toy_family):
     assert [s for s in slow if "'toys: fastest' does not hold" in s]
     fast = claims.claims(_table(_rows("toy", 30.0, 9000.0, 1.0) + _rows("vae", 40.0, 800.0, 0.4)))
     assert [s for s in fast if "'toys: fastest' holds" in s]
+    close = claims.claims(_table(_rows("toy", 30.0, 820.0, 1.0) + _rows("vae", 40.0, 800.0, 0.4)))
+    assert [s for s in close if "'toys: fastest' not resolved at this N" in s]
 
 
-def test_best_points_take_each_familys_best_headline_point_and_its_unit():
-    rows = _rows("vae", 40.0, 800.0, 0.4) + [
-        Measurement(
-            "sweep",
-            "vae",
-            "eager",
-            "float32",
-            "batch=64",
-            "images_per_s",
-            5000.0,
-            "images/s",
-            better="higher",
-        ),
-        Measurement("quality", "vae", "eager", "bfloat16", "default", "fid", 10.0, "", better="lower"),
-        Measurement("quality", "vae", "eager", "float32", "worse", "fid", 90.0, "", better="lower"),
-        Measurement(
-            "sweep", "vae", "eager", "float32", "worse", "images_per_s", 9000.0, "images/s", better="higher"
-        ),
-    ]
+def test_the_best_point_is_chosen_on_the_sweep_and_reported_on_fresh_seeds():
+    rows = _rows("vae", 40.0, 800.0, 0.4)
+    worse = _rows("vae", 90.0, 9000.0, 0.4)
+    rows += [dataclasses.replace(r, case="worse") for r in worse]
+    fresh = _quality("vae", "default fresh seeds", "fid_equal_n", 43.0, 0.7, knobs=(("seed_set", "fresh"),))
     rows += [
+        fresh,
+        Measurement(
+            "quality", "vae", "eager", "bfloat16", "default", "fid_equal_n", 10.0, "", better="lower"
+        ),
+        # a training seed's better figure is not a candidate point
+        _quality("vae", "default train_seed=1", "fid_equal_n", 1.0, 0.5, knobs=(("train_seed", 1),)),
         Measurement(
             "sweep", "llm", "eager", "float32", "p=64", "tokens_per_s", 300.0, "tokens/s", better="higher"
         ),
         Measurement("quality", "llm", "eager", "float32", "p=64", "bits_per_byte", 2.3, "", better="lower"),
     ]
     best = cross_family.best_points(_table(rows)).set_index("family")
-    assert best.loc["vae", ["case", "quality", "throughput", "unit"]].tolist() == [
+    vae = best.loc["vae"]
+    assert (vae["case"], vae["candidates"], vae["confirmed"], vae["reported_case"]) == (
         "default",
-        40.0,
-        800.0,
-        "images/s",
-    ]
-    assert best.loc["llm", ["metric", "unit"]].tolist() == ["bits_per_byte", "tokens/s"]
+        2,
+        True,
+        "default fresh seeds",
+    )
+    assert (vae["quality"], vae["quality_low"], vae["quality_high"]) == pytest.approx((43.0, 42.3, 43.7))
+    assert best.loc["llm", ["metric", "unit", "confirmed"]].tolist() == ["bits_per_byte", "tokens/s", False]
     assert cross_family.best_points(typed_table(pd.DataFrame(columns=to_frame([]).columns))).empty

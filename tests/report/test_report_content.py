@@ -20,19 +20,28 @@ from synthetic_runs import (
 
 from genzoo import cli
 from genzoo.measurement import Measurement, to_frame
-from genzoo.models import protocol
 from genzoo.report import build_report, op_tables, write_report
 from genzoo.report.plots import all_figures
 from genzoo.results import typed_table
 from genzoo.results.store import RunDir
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-FIGURES = ["speedup", "roofline", "pareto", "quality_vs_steps", "throughput_vs_quality", "seed_spread"]
+FIGURES = [
+    "speedup",
+    "roofline",
+    "pareto",
+    "quality_vs_steps",
+    "throughput_vs_quality",
+    "seed_spread",
+    "serving_latency",
+]
+ANSWER_FIGURES = ["cross_family"]
 
 
 def test_every_plot_is_drawn_from_a_full_run(synthetic_report):
+    assert [f.name for f in synthetic_report.answer_figures] == ANSWER_FIGURES
     assert [f.name for f in synthetic_report.figures] == FIGURES
-    for figure in synthetic_report.figures:
+    for figure in [*synthetic_report.answer_figures, *synthetic_report.figures]:
         assert figure.png is not None and figure.png.startswith(PNG_MAGIC), figure.note
 
 
@@ -52,7 +61,6 @@ def test_one_table_per_op_with_every_column(synthetic_report):
     titles = [t.title for t in synthetic_report.other_tables]
     assert titles == [
         "Measured ceilings",
-        "Cross-family: each family's best-quality point (eager, float32)",
         "Family: diffusion",
         "Family: gan",
         "Family: llm",
@@ -107,22 +115,33 @@ def test_findings_say_who_wins_and_what_a_swap_costs(synthetic_report):
     assert _finding(synthetic_report, "Closest to its ceiling (GB/s)")
 
 
-def test_every_claim_of_the_families_is_answered(synthetic_report):
+def test_every_claim_of_the_families_is_answered_first(synthetic_report):
     """Planted: diffusion best and slowest (holds); the VAE outruns the GAN (fastest fails); the
     VAE is the least sharp and its latent paths straight (holds)."""
-    expected = {"diffusion": "holds", "gan": "does not hold", "vae": "holds"}
-    for family, verdict in expected.items():
-        (claim,) = protocol.get(family).claims
-        assert f"Claim '{claim.text}' {verdict}:" in _finding(synthetic_report, claim.text)
+    claims_table, cross_family, costs = synthetic_report.answer
+    assert costs.title == "What one sample costs (eager float32, counted)"
+    assert list(costs.frame["family"]) == ["diffusion", "gan", "llm", "vae"]
+    assert claims_table.title == "The folk claims, tested"
+    verdicts = dict(zip(claims_table.frame["family"], claims_table.frame["verdict"]))
+    assert verdicts == {"diffusion": "holds", "gan": "does not hold", "vae": "holds", "llm": "does not hold"}
+    # the LLM moves the most weight bytes but diffusion does the most FLOPs
+    (llm,) = claims_table.frame[claims_table.frame["family"] == "llm"]["evidence (95% intervals)"]
+    assert (
+        "most FLOPs per sample is diffusion's" in llm and "most weight bytes moved per sample is llm's" in llm
+    )
+    assert cross_family.title == "Cross-family: each family's best-quality point (eager, float32)"
+    assert all("[" in value for value in cross_family.frame["value [95%]"] if "no interval" not in value)
 
 
 def test_markdown_and_html_hold_everything(synthetic_files):
     files = synthetic_files
     markdown, html = files.markdown.read_text(), files.html.read_text()
-    assert [p.name for p in files.figures] == [f"{name}.png" for name in FIGURES]
+    assert [p.name for p in files.figures] == [f"{name}.png" for name in ANSWER_FIGURES + FIGURES]
     for name in FIGURES:
         assert f"](plots/{name}.png)" in markdown
-    assert html.count('src="data:image/png;base64,') == len(FIGURES) + 3  # plots + three sample grids
+    # plots + three sample grids
+    assert html.count('src="data:image/png;base64,') == len(ANSWER_FIGURES) + len(FIGURES) + 3
+    assert html.index("The answer") < html.index("The folk claims, tested") < html.index("Findings")
     assert "return n if n &lt; 2 else" in html and "return n if n < 2 else" in markdown
     assert "<script" not in html and "http" not in html.replace("http-equiv", "")  # self-contained
     assert "| ddim_step |" not in markdown and "### ddim_step" in markdown
@@ -132,8 +151,10 @@ def test_markdown_and_html_hold_everything(synthetic_files):
 def test_absent_data_skips_plots_with_a_note(tmp_path):
     run = ops_only_run(tmp_path)
     report = build_report([run.path])
-    notes = {f.name: f.note for f in report.figures if f.png is None}
-    assert set(notes) == set(FIGURES) and all(note.startswith("Not drawn: ") for note in notes.values())
+    notes = {f.name: f.note for f in [*report.answer_figures, *report.figures] if f.png is None}
+    assert set(notes) == set(ANSWER_FIGURES + FIGURES) and all(
+        note.startswith("Not drawn: ") for note in notes.values()
+    )
     assert "throughput" in notes["roofline"]
     assert "knob_steps" in notes["quality_vs_steps"] and "knob_train_seed" in notes["seed_spread"]
     files = write_report([run.path], tmp_path / "out")

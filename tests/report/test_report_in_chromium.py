@@ -60,11 +60,14 @@ def test_html_report_renders_in_chromium(synthetic_files, synthetic_report, tmp_
     found = re.search(r"images=(\d+) decoded=(\d+) tables=(\d+) filled=(\d+)", dom)
     assert found, f"the probe did not run; DOM starts: {dom[:500]!r}"
     images, decoded, tables, filled = map(int, found.groups())
-    drawn = sum(f.png is not None for f in synthetic_report.figures)
+    drawn = sum(f.png is not None for f in [*synthetic_report.answer_figures, *synthetic_report.figures])
     samples = sum(s.is_image for s in synthetic_report.samples)
     assert images == drawn + samples == decoded
     expected_tables = (
-        len(synthetic_report.op_tables) + len(synthetic_report.other_tables) + 1
+        len(synthetic_report.answer)
+        + len(synthetic_report.op_tables)
+        + len(synthetic_report.other_tables)
+        + 1
     )  # + environment
     assert tables == expected_tables == filled
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from genzoo.stats import bootstrap
+from genzoo.stats.checks import StatsInputError
 from genzoo.stats.fid_interval import fid_interval, fid_interval_over_seeds
-from genzoo.stats.verdicts import compare, compare_ratio, compare_spreads, no_change
+from genzoo.stats.verdicts import compare, compare_intervals, compare_ratio, compare_spreads, no_change
 
 DIM, N = 4, 200
 SHIFT = np.array([0.8, 0.0, 0.0, 0.0])
@@ -110,3 +112,17 @@ def test_figures_over_seeds_compare_paired_through_their_reference():
     verdict = compare(a, b)
     assert verdict.status == "holds" and verdict.paired
     assert a.interval.seeds == (1000, 1001, 1002)
+
+
+def test_intervals_read_back_from_rows_decide_a_planted_difference_and_not_noise():
+    rng = np.random.default_rng(7)  # fixed: "not resolved" of two equal draws fails in ~5% of seeds by design
+    draws = [rng.normal(0.0, 1.0, 400), rng.normal(0.0, 1.0, 400), rng.normal(0.5, 1.0, 400)]
+    a, same, shifted = (bootstrap(np.mean, x, seed=1) for x in draws)
+    assert compare_intervals(a, shifted, better="lower").status == "holds"  # 0.5 = 7 standard errors
+    assert compare_intervals(shifted, a, better="lower").status == "does not hold"
+    assert compare_intervals(a, same, better="lower").status == "not resolved at this N"
+    effect = compare_intervals(a, shifted).effect
+    # the width of a difference of two independent means: sqrt(2) standard errors of one
+    assert effect.width == pytest.approx(np.sqrt(2) * a.width, rel=0.25)
+    with pytest.raises(StatsInputError, match="level 0.95 but b's at 0.9"):
+        compare_intervals(a, bootstrap(np.mean, draws[1], seed=1, level=0.9))

@@ -27,7 +27,7 @@ def test_speed_rows_for_every_point(vae_rows):
 
 def test_quality_and_anchors_beside_speed(vae_rows):
     fid = vae_rows[(vae_rows["metric"] == "fid")]
-    assert {"vae", "anchor_real_held_out", "anchor_uniform_noise"} <= set(fid["subject"])
+    assert {"vae", "anchor_real_balanced", "anchor_uniform_noise"} <= set(fid["subject"])
     assert not vae_rows.duplicated(subset=["kind", "subject", "backend", "dtype", "case", "metric"]).any()
     assert set(vae_rows.loc[vae_rows["subject"] == "vae", "metric"]) >= {
         "elbo",
