@@ -29,6 +29,7 @@ from transformers import DynamicCache, GPT2Config, GPT2LMHeadModel
 from genzoo import storage
 from genzoo.integrations import transformers_attention
 from genzoo.models import code_tokenizer, protocol, training
+from genzoo.models import data as datasets
 from genzoo.quality import text
 
 # one tokenizer for every preset: ``load_data`` takes no preset, and the harness reads its data
@@ -293,14 +294,32 @@ SERVING = {
 SERVICE_LEVELS_MS = dict(ttft_ms=500.0, tpot_ms=50.0)
 
 
-def serving_measurements(trained: list, context) -> list:
-    """Serving latency of the first seed's model under Poisson arrivals at the preset's rates
+def serving_and_hallucinations(trained: list, context) -> list:
+    """What only the LLM measures, on the first seed's model: its serving latency, and how often its
+    completions of held-out function headers parse and use names defined nowhere
+    (``genzoo.quality.code_completions``, beside the real continuations and shuffled tokens)."""
+    from genzoo.quality import code_completions
+
+    run = trained[0]
+    settings = code_completions.PRESETS[run.preset]
+    rows = serving_measurements(run)
+    rows += code_completions.hallucination_rows(
+        code_completions.llm_completer(run.model.eval(), settings),
+        run.model.tokenizer,
+        datasets.load_code_corpus(),
+        settings,
+        subject="llm",
+    )
+    return rows
+
+
+def serving_measurements(run) -> list:
+    """Serving latency of ``run``'s model under Poisson arrivals at the preset's rates
     (``genzoo.serving``): transformers' continuous batching and static ``generate`` with eager and
     sdpa attention, and static ``generate`` with genzoo's (continuous batching cannot serve it:
     genzoo.serving.continuous)."""
     from genzoo import serving
 
-    run = trained[0]
     spec = SERVING[run.preset]
     data = load_data()
     workload = serving.Workload.from_token_stream(
@@ -355,7 +374,7 @@ FAMILY = protocol.Family(
     },
     # the interval's bounds and bytes per token have no better direction of their own
     evaluation_better={"val_loss": "lower", "val_bits_per_byte": "lower"},
-    extra_measurements=serving_measurements,
+    extra_measurements=serving_and_hallucinations,
     claims=(
         protocol.Claim(
             "LLMs: expensive, hallucinate", ("most_flops_per_sample", "most_bytes_per_sample", "hallucinates")
