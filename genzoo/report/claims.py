@@ -24,8 +24,8 @@ holds against each of them.
   best points, against every peer;
 - ``most_flops_per_sample`` / ``most_bytes_per_sample``: the most FLOPs / weight bytes moved per
   generated sample (per image, per completion) of all families, at one batch size; counted, so exact;
-- ``hallucinates``: a code model's completions use more names defined nowhere than the real
-  held-out continuations do, beyond the intervals.
+- ``hallucinates``: a code model's completions parse less often, or use more names defined
+  nowhere, than the real held-out continuations, beyond the intervals.
 """
 
 from __future__ import annotations
@@ -336,17 +336,30 @@ def most_bytes_per_sample(evidence: Evidence, name: str) -> Verdict:
 
 
 def hallucinates(evidence: Evidence, name: str) -> Verdict:
-    """More names defined nowhere than the real held-out code uses, beyond the intervals."""
-    own = evidence.interval(name, "undefined_name_share")
-    floor = evidence.anchor(HALLUCINATION_FLOOR, "undefined_name_share")
-    if own is None or floor is None:
-        return Verdict(UNTESTED, f"no undefined_name_share rows with intervals for {name} and the real code")
-    compared = compare_intervals(own, floor, better="higher")  # "a hallucinates more than b"
-    return Verdict(
-        compared.status,
-        f"undefined-name share of {name}'s completions {_figure(own)} vs the real continuations' "
-        f"{_figure(floor)}, difference {_figure(compared.effect)} (n={own.n})",
+    """Completions that are less often valid code (parse share) or use more names defined nowhere
+    (undefined-name share) than the real held-out continuations, beyond the intervals: holds if
+    either does, does not hold if both are resolved the other way or as equal-or-better."""
+    verdicts = []
+    for metric, worse in (("parse_share", "lower"), ("undefined_name_share", "higher")):
+        own, floor = evidence.anchor(name, metric), evidence.anchor(HALLUCINATION_FLOOR, metric)
+        if own is None or floor is None:
+            verdicts.append(
+                Verdict(UNTESTED, f"no {metric} rows with intervals for {name} and the real code")
+            )
+            continue
+        compared = compare_intervals(own, floor, better=worse)  # "a is worse than real code"
+        verdicts.append(
+            Verdict(
+                compared.status,
+                f"{metric} of {name}'s completions {_figure(own)} vs the real continuations' {_figure(floor)}, "
+                f"difference {_figure(compared.effect)} (n={own.n})",
+            )
+        )
+    statuses = [v.status for v in verdicts]
+    status = (
+        HOLDS if HOLDS in statuses else FAILS if statuses == [FAILS, FAILS] else _combine(verdicts).status
     )
+    return Verdict(status, "; ".join(v.evidence for v in verdicts))
 
 
 PREDICATES: dict[str, Callable[[Evidence, str], Verdict]] = {

@@ -146,7 +146,11 @@ def cost_tables(frame: pd.DataFrame) -> list[Table]:
     shown = cells.pivot_table(index=index, columns="metric", values="cell", aggfunc="first").reset_index()
     shown = shown.rename(columns={"subject": "family", **COST_METRICS})
     columns = [c for c in ["family", "case", "machine", *COST_METRICS.values()] if c in shown.columns]
-    note = "; ".join(dict.fromkeys(rows["note"])) if "note" in rows else ""
+    note = (
+        "per image for the image families, per completion for the LLM, at one batch size; FLOPs of matmul, "
+        "conv and attention only; KV-cache bytes read by attention over the completion; peak memory of "
+        "the tensors the call allocated"
+    )
     return [
         Table("What one sample costs (eager float32, counted)", shown[columns].fillna("-").astype(str), note)
     ]

@@ -198,3 +198,40 @@ def test_the_best_point_is_chosen_on_the_sweep_and_reported_on_fresh_seeds():
     assert (vae["quality"], vae["quality_low"], vae["quality_high"]) == pytest.approx((43.0, 42.3, 43.7))
     assert best.loc["llm", ["metric", "unit", "confirmed"]].tolist() == ["bits_per_byte", "tokens/s", False]
     assert cross_family.best_points(typed_table(pd.DataFrame(columns=to_frame([]).columns))).empty
+
+
+def _code_rows(parse, undefined):
+    rows = []
+    for subject, (p, u) in (("llm", (parse, undefined)), ("anchor_real_code", (1.0, 0.01))):
+        for metric, value, better in (("parse_share", p, "higher"), ("undefined_name_share", u, "lower")):
+            rows.append(
+                Measurement(
+                    "quality",
+                    subject,
+                    "-",
+                    "-",
+                    "n=48",
+                    metric,
+                    value,
+                    "",
+                    better=better,
+                    ci_low=max(value - 0.05, 0.0),
+                    ci_high=value + 0.05,
+                    samples=48,
+                )
+            )
+    return rows
+
+
+@pytest.mark.parametrize(
+    "parse, undefined, verdict",
+    [
+        (0.2, 0.01, "holds"),
+        (1.0, 0.3, "holds"),
+        (1.0, 0.01, "not resolved at this N"),
+        (0.99, 0.02, "not resolved at this N"),
+    ],
+)
+def test_hallucinations_are_judged_against_the_real_continuations(parse, undefined, verdict):
+    evidence = claims.Evidence(_table(_code_rows(parse, undefined)), pd.DataFrame(), pd.DataFrame())
+    assert claims.hallucinates(evidence, "llm").status == verdict
