@@ -99,6 +99,18 @@ class OutputError:
         return None if self.limit is None or self.error is None else self.error <= self.limit
 
 
+def output_error(
+    output: torch.Tensor, reference: torch.Tensor, eager_same_dtype: torch.Tensor | None, dtype: torch.dtype
+) -> OutputError:
+    """A variant's output against eager float32's (``reference``), within
+    ``tolerance.model_error_limit``: in bf16/fp16 at most twice eager's own error in that dtype
+    (``eager_same_dtype``: eager's output in it, where measured)."""
+    eager_error = None if eager_same_dtype is None else tolerance.relative_error(eager_same_dtype, reference)
+    return OutputError(
+        tolerance.relative_error(output, reference), tolerance.model_error_limit(dtype, eager_error)
+    )
+
+
 class ModelSubject:
     """One model point as a ``pipeline.Subject``. ``model`` is the float32 model (trained or
     not); ``data`` the family's data set, for the training step and the LLM's error windows."""
@@ -141,14 +153,9 @@ class ModelSubject:
         reference = baselines.outputs.get((*key, torch.float32))
         if reference is None:
             return OutputError(None, None)
-        error = tolerance.relative_error(output, reference)
         if point.backend == "eager" and point.dtype == torch.float32:
-            return OutputError(error, None)
-        eager_same_dtype = baselines.outputs.get((*key, point.dtype))
-        eager_error = (
-            None if eager_same_dtype is None else tolerance.relative_error(eager_same_dtype, reference)
-        )
-        return OutputError(error, tolerance.model_error_limit(point.dtype, eager_error))
+            return OutputError(tolerance.relative_error(output, reference), None)
+        return output_error(output, reference, baselines.outputs.get((*key, point.dtype)), point.dtype)
 
     def _error_output(self, generated: object) -> torch.Tensor:
         """What a backend's error is measured on: the generated images; for token families the

@@ -297,14 +297,16 @@ SERVICE_LEVELS_MS = dict(ttft_ms=500.0, tpot_ms=50.0)
 
 
 def serving_and_hallucinations(trained: list, context) -> list:
-    """What only the LLM measures, on the first seed's model: its serving latency, and how often its
-    completions of held-out function headers parse and use names defined nowhere
+    """What only the LLM measures: gzip and xz on the held-out bytes (the anchors of its bits per
+    byte), and on the first seed's model its serving latency and how often its completions of
+    held-out function headers parse and use names defined nowhere
     (``genzoo.quality.code_completions``, beside the real continuations and shuffled tokens)."""
     from genzoo.quality import code_completions
 
     run = trained[0]
     settings = code_completions.PRESETS[run.preset]
-    rows = serving_measurements(run)
+    rows = compressor_rows(datasets.load_code_corpus().validation_modules)
+    rows += serving_measurements(run)
     rows += code_completions.hallucination_rows(
         code_completions.llm_completer(run.model.eval(), settings),
         run.model.tokenizer,
@@ -312,6 +314,38 @@ def serving_and_hallucinations(trained: list, context) -> list:
         settings,
         subject="llm",
     )
+    return rows
+
+
+def compressor_rows(modules: tuple[bytes, ...]) -> list:
+    """Bits per byte of ``gzip -9`` and ``xz -9e`` on the held-out modules: joined and compressed
+    once (a single figure), and each module alone, with the interval over modules the model's has."""
+    from genzoo.measurement import Measurement
+    from genzoo.quality import compressor_anchors
+    from genzoo.stats.interval import measurement_fields
+
+    rows = []
+    for anchor in compressor_anchors(modules):
+        common = dict(kind="quality", subject=f"anchor_{anchor.compressor}", backend="-", dtype="-", unit="")
+        rows += [
+            Measurement(
+                case="joined",
+                metric="bits_per_byte",
+                value=anchor.concatenated,
+                better="lower",
+                samples=len(modules),
+                note="the held-out modules joined and compressed once: no interval",
+                **common,
+            ),
+            Measurement(
+                case="per module",
+                metric="bits_per_byte",
+                better="lower",
+                note="each held-out module compressed alone; 95% bootstrap interval over modules",
+                **common,
+                **measurement_fields(anchor.per_module),
+            ),
+        ]
     return rows
 
 

@@ -15,9 +15,9 @@ import functools
 
 import torch
 
-from genzoo import quality, tolerance
+from genzoo import quality
 from genzoo.harness import backends, gate, pipeline
-from genzoo.harness.models import ModelSubject, OutputError, throughput_row
+from genzoo.harness.models import ModelSubject, OutputError, output_error, throughput_row
 from genzoo.harness.timing import Timing, measure_within, timed_call
 from genzoo.measurement import Measurement
 from genzoo.models import protocol
@@ -285,13 +285,9 @@ class SweepSubject(ModelSubject):
             )
             for metric, value, better, note in figures
         ]
-        eager_same_dtype = outputs.get(("swap logits", point.dtype))
-        reference = outputs["swap logits"]
-        eager_error = (
-            None if eager_same_dtype is None else tolerance.relative_error(eager_same_dtype, reference)
-        )
-        limit = tolerance.model_error_limit(protocol.resolve_dtype(point.dtype), eager_error)
-        return rows, OutputError(tolerance.relative_error(logits, reference), limit)
+        same_dtype = outputs.get(("swap logits", point.dtype))
+        dtype = protocol.resolve_dtype(point.dtype)
+        return rows, output_error(logits, outputs["swap logits"], same_dtype, dtype)
 
     def swap(self) -> tuple[list[Measurement], OutputError]:
         """Outputs of this point against eager float32 for identical seeds and noise: the rows, and
@@ -342,13 +338,9 @@ class SweepSubject(ModelSubject):
             )
             for row in rows
         ]
-        reference = eager_outputs[key]
-        eager_same_dtype = eager_outputs.get((*key, point.dtype))
-        eager_error = (
-            None if eager_same_dtype is None else tolerance.relative_error(eager_same_dtype, reference)
-        )
-        limit = tolerance.model_error_limit(protocol.resolve_dtype(point.dtype), eager_error)
-        return rows, OutputError(tolerance.relative_error(swapped, reference), limit)
+        same_dtype = eager_outputs.get((*key, point.dtype))
+        dtype = protocol.resolve_dtype(point.dtype)
+        return rows, output_error(swapped, eager_outputs[key], same_dtype, dtype)
 
 
 def _teacher_forced(eager: torch.Tensor, swapped: torch.Tensor) -> tuple[float, float]:

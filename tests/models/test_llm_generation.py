@@ -99,3 +99,19 @@ def test_tiny_preset_trains_in_seconds():
     model = family.build(family.config("tiny"))
     log = family.train(model, data, progress=False)
     assert log.steps == family.config("tiny").steps and log.seconds < 10.0  # 4 steps took 0.04 s here
+
+
+def test_compressor_rows_anchor_bits_per_byte_with_an_interval_over_modules():
+    import os
+
+    from genzoo.models.llm import compressor_rows
+
+    modules = tuple(os.urandom(int(n)) for n in torch.randint(3_000, 9_000, (4,)))
+    rows = {(row.subject, row.case): row for row in compressor_rows(modules)}
+    assert set(rows) == {(f"anchor_{c}", case) for c in ("gzip", "xz") for case in ("joined", "per module")}
+    for (_, case), row in rows.items():
+        assert row.metric == "bits_per_byte" and 7.9 < row.value < 8.2  # random bytes do not compress
+        if case == "per module":
+            assert row.ci_low <= row.value <= row.ci_high and row.samples == 4
+        else:
+            assert row.ci_low is None
