@@ -33,15 +33,15 @@ def workbench(device: str) -> models.Workbench:
     return models.Workbench(device)
 
 
-def _rounds(interpreted: bool):
-    """About 2 s of calls, 3 to 50; one under Triton's interpreter (it says nothing about speed)."""
-    return lambda seconds: (1 if interpreted else int(min(50, max(3, 2.0 / max(seconds, 1e-6)))), 1)
+def _rounds(seconds: float) -> tuple[int, int]:
+    """About 2 s of calls, 3 to 50."""
+    return int(min(50, max(3, 2.0 / max(seconds, 1e-6)))), 1
 
 
 def test_model(model_point, device, workbench, baselines, benchmark):
     point = model_point
     benchmark.group = f"model {point.family}"
-    timer = pedantic_timer(benchmark, _rounds(point.interpreted))
+    timer = pedantic_timer(benchmark, _rounds, interpreted=point.interpreted)
     peak = []
 
     def timed_with_peak_memory(run):

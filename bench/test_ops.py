@@ -36,7 +36,7 @@ def _measure(point, device, ceilings, baselines, benchmark):
     if subject.too_slow_to_interpret:
         pytest.skip("Triton interpreter: only small sizes run on the CPU (no speed figure either way)")
     try:
-        return pipeline.measure(subject, pedantic_timer(benchmark), baselines)
+        return pipeline.measure(subject, pedantic_timer(benchmark, interpreted=point.interpreted), baselines)
     except torch.OutOfMemoryError:  # eager's [Nq, Nk] scores at the grid's longest sequences
         return None
 

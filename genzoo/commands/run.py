@@ -4,6 +4,8 @@ Stages, each recorded as done in the results directory so that ``--resume`` skip
 ``ops`` (the op benchmark suite), ``train-<family>`` (checkpoints and sample previews),
 ``sweep-<family>`` (speed/quality sweeps); the report is rewritten at the end of every run.
 With ``--executor ray`` the same stages run as tasks on a Ray cluster (``genzoo.executors.ray_run``).
+``--quick`` is a smoke run of the whole job: the op suite's small grid and, unless ``--preset``
+says otherwise, the ``quick`` preset (one training seed, short training, 200 samples a point).
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--preset",
         choices=tuple(plan.SETTINGS),
-        help="model and sweep size (default: gpu with CUDA, else cpu)",
+        help="model and sweep size (default: quick with --quick, else gpu with CUDA, else cpu)",
     )
     stages = parser.add_mutually_exclusive_group()
     stages.add_argument("--skip-ops", action="store_true", help="leave out the op benchmark suite")
@@ -51,6 +53,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--ops-only", action="store_true", help="only the op benchmark suite (no training, no sweeps)"
     )
     executors.add_arguments(parser)
+
+
+def _preset(args: argparse.Namespace, device: str) -> str:
+    if args.preset:
+        return args.preset
+    if args.quick:
+        return "quick"
+    return "gpu" if device == "cuda" else "cpu"
 
 
 def _family_list(text: str) -> tuple[str, ...]:
@@ -68,7 +78,7 @@ def main(args: argparse.Namespace) -> int:
     if ray_options is not None:
         return _main_on_ray(args, ray_options)
     device = default_device(args.device)
-    preset = args.preset or ("gpu" if device == "cuda" else "cpu")
+    preset = _preset(args, device)
     bench_options = None if args.skip_ops else bench.options_from(args)  # refuses bad selections early
     if args.resume:
         run = RunDir.open(args.resume)
@@ -110,7 +120,7 @@ def _main_on_ray(args: argparse.Namespace, options: executors.RayOptions) -> int
 
     with cluster.connected(options) as ray:
         device = cluster.cluster_device(ray, args.device)  # the cluster's devices, not this process's
-        preset = args.preset or ("gpu" if device == "cuda" else "cpu")
+        preset = _preset(args, device)
         if args.goals and device != "cuda":
             raise executors.ExecutorError(
                 "--goals reads the speed goals on the GPU grid; the cluster has no GPU"

@@ -43,18 +43,24 @@ EVAL_BATCH = 250
 
 @dataclasses.dataclass(frozen=True)
 class DiffusionConfig:
-    # one level each at 28, 14, 7 pixels: as many FLOPs per level, the widest at the coarsest
-    block_out_channels: tuple[int, ...] = (16, 32, 64)
+    # one level each at 28, 14, 7 pixels: as many FLOPs per level, the widest at the coarsest.
+    # Chosen by measurement (2 cores; DDIM-50, guidance 2, 500 samples, FID against the 500
+    # held-out digits with its 95% interval, the classifier's agreement with the asked label):
+    # (8, 16, 32) trained 2,000 steps (141 s) scores 2.63 [1.85, 3.72] / 0.988, 3,000 steps (245 s)
+    # 2.64 [1.85, 3.83] / 0.992, at 0.52 ms a sample and UNet call; (16, 32, 64), 2,000 steps
+    # (280 s), 2.83 [2.08, 3.88] / 1.0 at 1.41 ms: no better at this n, for twice the time.
+    # 1,000 steps (70 s, the quick preset) score 2.48 [1.81, 3.39] but agree 0.968
+    block_out_channels: tuple[int, ...] = (8, 16, 32)
     layers_per_block: int = 1
-    norm_num_groups: int = 8
-    attention_head_dim: int = 16  # of the mid-block attention, at the lowest resolution
+    norm_num_groups: int = 4
+    attention_head_dim: int = 8  # of the mid-block attention, at the lowest resolution
     num_train_timesteps: int = 1000
     beta_schedule: str = "squaredcos_cap_v2"  # Nichol & Dhariwal 2021: better at few sampling steps
     prediction_type: str = "v_prediction"  # or "epsilon", "sample"
     clip_sample: bool = True  # clip predicted x_0 to [-1, 1] while sampling
     class_dropout: float = 0.1
     batch_size: int = 32
-    steps: int = 2000  # ~14 epochs of the 4,500 digits: about 0.12 s a step on 2 cores
+    steps: int = 2000  # ~14 epochs of the 4,500 digits: about 0.07 s a step on 2 cores
     learning_rate: float = 2e-3
     warmup_steps: int = 50
     ema_decay: float = 0.995  # of the sampled weights; ~200 steps of memory for a short run
@@ -82,6 +88,7 @@ PRESETS = {
         eval_images=16,
     ),
     # three training seeds in every image family: instability is their spread beyond sampling noise
+    "quick": DiffusionConfig(steps=1000),
     "cpu": DiffusionConfig(extra_seeds=(1, 2)),
     "gpu": DiffusionConfig(
         block_out_channels=(64, 128, 256),

@@ -84,6 +84,7 @@ class LLMConfig:
 
 PRESETS = {
     "tiny": LLMConfig(context=48, width=32, layers=1, heads=2, batch_size=4, steps=4, eval_stride=48),
+    "quick": LLMConfig(steps=300, warmup_steps=30),
     "cpu": LLMConfig(),
     # the same recipe, scaled (not run here): 2,400 steps of 32 x 512 tokens are ~16 passes over the
     # ~2.4M training tokens, about where repeated data stops paying (Muennighoff et al. 2023), hence
@@ -287,6 +288,7 @@ class ServingWorkload:
 
 SERVING = {
     "tiny": ServingWorkload(requests=4, prompt_tokens=16, output_tokens=8, rates=(math.inf,)),
+    "quick": ServingWorkload(requests=16, prompt_tokens=64, output_tokens=32, rates=(16.0, math.inf)),
     "cpu": ServingWorkload(requests=32, prompt_tokens=64, output_tokens=32, rates=(4.0, 16.0, math.inf)),
     "gpu": ServingWorkload(
         requests=256, prompt_tokens=256, output_tokens=128, rates=(8.0, 32.0, 128.0, math.inf)

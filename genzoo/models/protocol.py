@@ -2,7 +2,7 @@
 
 Every family is one module of ``genzoo.models`` that assigns ``FAMILY = protocol.Family(...)``
 at its top level (found by ``names()`` without importing it), or a ``Family`` given to
-``register``: its configs (frozen dataclasses with the presets ``tiny``, ``cpu``, ``gpu``), its
+``register``: its configs (frozen dataclasses with the presets of ``PRESETS``), its
 data, how to build, train, sample and evaluate a model, the speed knobs a sweep turns and the
 points it visits, its headline quality metric, its extra measurements and the folk claims made
 about it. Generic code (harness, sweeps, results, report) only ever talks to a ``Family``, and
@@ -37,7 +37,9 @@ from torch import nn
 
 from genzoo.models import training
 
-PRESETS = ("tiny", "cpu", "gpu")
+# tiny: tests of the plumbing; quick: the cpu recipe cut to one training seed and short training,
+# a smoke run of the whole job in minutes; cpu: the reference run on a CPU; gpu: the same, scaled
+PRESETS = ("tiny", "quick", "cpu", "gpu")
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
@@ -99,7 +101,7 @@ class LatentSpace:
 class Family:
     """What the harness needs to know about one family of generative models.
 
-    - ``presets``: ``{"tiny": Config, "cpu": Config, "gpu": Config}``; every config has ``seed``,
+    - ``presets``: ``{"tiny": Config, "quick": Config, "cpu": Config, "gpu": Config}``; every config has ``seed``,
       ``steps`` (of training) and ``extra_seeds`` (trained too, for the spread across seeds).
     - ``load_data()``: the family's data set, with ``.sha256`` of exactly what was loaded.
     - ``build(config)``: a fresh, seeded, untrained ``nn.Module`` with ``.config``.

@@ -90,6 +90,7 @@ class HallucinationSettings:
 # limits, 52 within cpu's, 128 within gpu's: more prompts would need longer contexts or other modules
 PRESETS = {
     "tiny": HallucinationSettings(prompts=4, max_header_bytes=40, max_body_bytes=60),
+    "quick": HallucinationSettings(prompts=24, max_header_bytes=100, max_body_bytes=240),
     "cpu": HallucinationSettings(prompts=48, max_header_bytes=100, max_body_bytes=240),
     "gpu": HallucinationSettings(prompts=120, max_header_bytes=300, max_body_bytes=1200),
 }

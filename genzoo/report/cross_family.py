@@ -4,7 +4,7 @@ family has it: every image point scores its first n samples at the n of the slow
 points of different sample counts compare), on the same data and machine.
 
 Chosen on one set of sampling seeds, reported on another: where the run scored the chosen point
-again on fresh seeds (``claim_evidence.FRESH_SEEDS``), its quality columns are those, and
+again on fresh seeds (case suffix ``schema.FRESH_SEEDS``), its quality columns are those, and
 ``confirmed`` says so; otherwise they are the selection's own figures, biased towards luck in
 proportion to the number of candidates (the winner's curse). The claims about the families
 (``genzoo.report.claims``) compare these points."""
@@ -15,7 +15,7 @@ import pandas as pd
 
 from genzoo.report.analysis import families, model_rows, speed_metric
 from genzoo.results import metric_direction
-from genzoo.sweeps.claim_evidence import FRESH_SEEDS
+from genzoo.results.schema import FRESH_SEEDS
 
 BEST_COLUMNS = [
     "family",

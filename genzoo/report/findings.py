@@ -123,9 +123,15 @@ def _closest_to_ceiling(frame: pd.DataFrame) -> list[str]:
         ceiling = "copy bandwidth" if unit == "GB/s" else f"{best['dtype']} matmul throughput"
         variant = f"{best['subject']} {best['backend']} {best['dtype']} [{best['case']}]"
         achieved = format_value(best["throughput"], unit)
+        beyond = ""
+        if best["fraction_of_ceiling"] > 1:  # the ceilings are sized past the last-level cache
+            beyond = (
+                ": beyond it, so its working set stayed in cache, which the ceiling (sized past the "
+                "last-level cache) does not measure"
+            )
         sentences.append(
             f"Closest to its ceiling ({unit}): {variant} "
-            f"at {best['fraction_of_ceiling']:.0%} of the measured {ceiling} ({achieved})."
+            f"at {best['fraction_of_ceiling']:.0%} of the measured {ceiling} ({achieved}){beyond}."
         )
     return sentences
 

@@ -18,6 +18,10 @@ from genzoo.report import claims
 from genzoo.report.analysis import model_rows, op_latency_rows
 from genzoo.report.cross_family import best_points
 from genzoo.results import MEASUREMENT_COLUMNS, PROVENANCE_COLUMNS, format_value, is_speed_metric
+from genzoo.sweeps.plan import SETTINGS
+
+# the samples a point of the reference run (cpu preset) scores: a run with fewer says what it costs
+REFERENCE_RUN_SAMPLES = SETTINGS["cpu"].quality_samples
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,9 +126,23 @@ def claim_tables(frame: pd.DataFrame) -> list[Table]:
     )
     note = (
         "holds / does not hold: the interval of every difference behind the claim lies on one side of "
-        "no effect; not resolved at this N: some interval straddles it"
+        "no effect; not resolved at this N: some interval straddles it" + sample_size_note(frame)
     )
     return [Table("The folk claims, tested", shown.astype(str), note)]
+
+
+def sample_size_note(frame: pd.DataFrame) -> str:
+    """What a run that scored fewer samples a point than the reference run pays: wider intervals
+    (their widths shrink as 1/sqrt(n)), and so more claims left unresolved."""
+    scored = frame[(frame["kind"] == "quality") & (frame["metric"] == "fid")]["samples"].dropna()
+    if scored.empty or scored.max() >= REFERENCE_RUN_SAMPLES:
+        return ""
+    n = int(scored.max())
+    return (
+        f". This run scored at most n = {n} samples a point, the cpu preset {REFERENCE_RUN_SAMPLES}: "
+        f"its intervals are about {(REFERENCE_RUN_SAMPLES / n) ** 0.5:.1f}x as wide, and a claim not "
+        f"resolved here may resolve at n = {REFERENCE_RUN_SAMPLES}"
+    )
 
 
 COST_METRICS = {

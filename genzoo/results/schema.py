@@ -21,6 +21,8 @@ from genzoo.results.errors import ResultsError
 
 VERSION = 2
 TRAINING_METRICS = ("train_seconds", "train_steps")
+# the case suffix of a best point scored again on fresh sampling seeds (the winner's curse undone)
+FRESH_SEEDS = "fresh seeds"
 SWEEP_QUALITY_COLUMNS = {
     "error": "quality_change",
     "error_limit": "quality_window",

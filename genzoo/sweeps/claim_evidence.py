@@ -20,13 +20,13 @@ from genzoo import quality
 from genzoo.measurement import Measurement
 from genzoo.models import checkpoint, protocol
 from genzoo.quality.feature_net import extract_features
+from genzoo.results.schema import FRESH_SEEDS
 from genzoo.stats import bootstrap
 from genzoo.stats.interval import measurement_fields
 from genzoo.sweeps.plan import SweepPoint, SweepSettings
 from genzoo.sweeps.runner import QUALITY_SEED, quality_set
 
 FRESH_SEED = 2000  # the first sampling seed of the confirmation set: no quality set of a sweep uses it
-FRESH_SEEDS = "fresh seeds"  # the case suffix of a best point's confirmation rows
 LATENT_SEED = 0
 
 
@@ -65,8 +65,12 @@ class ImageEvidence:
             for row in report.rows
         ]
 
-    def training_seeds(self, trained: list[checkpoint.Trained], preset: str) -> list[Measurement]:
-        """Every training seed's quality at the reference point, on the sweep's sampling seeds."""
+    def training_seeds(
+        self, trained: list[checkpoint.Trained], preset: str, sweep_rows: list[Measurement]
+    ) -> list[Measurement]:
+        """Every training seed's quality at the reference point, on the sweep's sampling seeds.
+        The first seed is the sweep's own model: its reference point's rows (``sweep_rows``) are
+        that seed's, relabelled, not sampled a second time."""
         if len(trained) < 2:
             return []
         point = SweepPoint.make(
@@ -76,11 +80,23 @@ class ImageEvidence:
             {"n": self.settings.batch, **self.family.sweep_plan(preset).reference},
             quality=True,
         )
+        swept = [
+            row
+            for row in sweep_rows
+            if row.kind == "quality"
+            and (row.subject, row.backend, row.dtype, row.case)
+            == (self.family.name, "eager", "float32", point.case)
+        ]
         rows = []
-        for run in trained:
+        for index, run in enumerate(trained):
             seed = run.config.seed
-            case = f"{point.case} train_seed={seed}"
-            rows += self._scored_rows(run.model, point.knobs, case, QUALITY_SEED, (("train_seed", seed),))
+            case, extra = f"{point.case} train_seed={seed}", (("train_seed", seed),)
+            if index == 0 and swept:
+                rows += [
+                    dataclasses.replace(r, case=case, knobs=tuple(sorted(r.knobs + extra))) for r in swept
+                ]
+            else:
+                rows += self._scored_rows(run.model, point.knobs, case, QUALITY_SEED, extra)
         return rows
 
     def best_point(self, rows: list[Measurement]) -> Measurement | None:

@@ -58,7 +58,7 @@ def run_family(
         model = trained[0].model
         if image_reference is not None:
             evidence = ImageEvidence(family, settings, image_reference, device)
-            rows += evidence.training_seeds(trained, preset)
+            rows += evidence.training_seeds(trained, preset, rows)
             best = evidence.best_point(rows)
             rows += evidence.best_point_on_fresh_seeds(model, best)
             rows += evidence.latent_paths(model)

@@ -35,11 +35,19 @@ class SweepSettings:
     batch: int  # images (or sequences) per timed call at quality points, unless the plan sets n
     timing_budget_s: float  # repeat a timed call until this much time is spent ...
     max_rounds: int  # ... or this many rounds
-    swap_samples: int  # samples compared against eager for a kernel swap
-    interpreted_steps: int  # sampling steps when Triton is interpreted (correctness only)
+    # samples an interpreted kernel swap compares against eager; the others compare one batch of
+    # the timed shape, which a compiled model then runs without compiling again
+    interpreted_swap_samples: int
+    # sampling steps, or new tokens (>= 2: the prefill and a decode step), when Triton is
+    # interpreted: its points check correctness only, at numpy speed
+    interpreted_steps: int
     batch_sizes: tuple[int, ...]
     latent_pairs: int  # latent interpolations per family with a latent space
     feature_net: str = "cpu"  # the quality feature net's preset: "tiny" only for tests of the plumbing
+    # the plan's variant points (diffusion's step and guidance curves): a quick run leaves them out
+    # and measures the reference point in every dtype and backend, and the batch sizes
+    variants: bool = True
+    backends_left_out: tuple[str, ...] = ()  # the model backends a quick run does not measure
 
 
 SETTINGS = {
@@ -49,11 +57,28 @@ SETTINGS = {
         batch=4,
         timing_budget_s=0.02,
         max_rounds=2,
-        swap_samples=2,
-        interpreted_steps=1,
+        interpreted_swap_samples=2,
+        interpreted_steps=2,
         batch_sizes=(1, 4),
         latent_pairs=4,
         feature_net="tiny",
+    ),
+    # a smoke run of the whole job in minutes: 200 samples give intervals about 1.6x as wide as
+    # the cpu preset's 500 (they shrink as 1/sqrt(n)), so fewer claims resolve; the report says so
+    "quick": SweepSettings(
+        quality_samples=200,
+        slow_quality_samples=200,  # it visits no slow point: every figure compares at n = 200
+        batch=50,
+        timing_budget_s=0.5,
+        max_rounds=2,
+        interpreted_swap_samples=2,
+        interpreted_steps=2,
+        batch_sizes=(1, 16),
+        latent_pairs=32,
+        variants=False,
+        # compiling the UNet or the LLM's decode costs ~1.5 minutes each on 2 cores, a third of the
+        # budget: the op suite still compiles every op, and the cpu preset every model
+        backends_left_out=("compile",),
     ),
     "cpu": SweepSettings(
         quality_samples=500,
@@ -61,7 +86,7 @@ SETTINGS = {
         batch=50,
         timing_budget_s=1.0,
         max_rounds=3,
-        swap_samples=4,
+        interpreted_swap_samples=4,
         interpreted_steps=2,
         batch_sizes=(1, 16, 64),
         latent_pairs=64,
@@ -72,7 +97,7 @@ SETTINGS = {
         batch=250,
         timing_budget_s=3.0,
         max_rounds=10,
-        swap_samples=16,
+        interpreted_swap_samples=16,
         interpreted_steps=50,
         batch_sizes=(1, 16, 64, 256),
         latent_pairs=256,
@@ -132,7 +157,8 @@ def points(family: protocol.Family, preset: str, backends: tuple[str, ...]) -> l
     batch_reference = knobs(sweep.batch_reference if sweep.batch_reference is not None else sweep.reference)
     make = SweepPoint.make
     chosen = [make(family.name, "eager", "float32", reference, quality=True)]
-    chosen += [make(family.name, "eager", "float32", knobs(v), quality=True) for v in sweep.variants]
+    if settings.variants:
+        chosen += [make(family.name, "eager", "float32", knobs(v), quality=True) for v in sweep.variants]
     chosen.append(make(family.name, "eager", "bfloat16", reference, quality=True))
     chosen += [
         make(family.name, "eager", "float32", dict(batch_reference, n=n), quality=False)
@@ -141,6 +167,6 @@ def points(family: protocol.Family, preset: str, backends: tuple[str, ...]) -> l
     chosen += [
         make(family.name, backend, "float32", reference, quality=True)
         for backend in family.backends()
-        if backend != "eager" and backend in backends
+        if backend != "eager" and backend in backends and backend not in settings.backends_left_out
     ]
     return list(dict.fromkeys(chosen))  # a variant equal to the reference is measured once

@@ -25,7 +25,8 @@ from genzoo.stats.interval import Interval
 from genzoo.sweeps.plan import SETTINGS, SweepPoint, SweepSettings
 
 QUALITY_SEED = 1000  # the first sampling seed of every quality set: all points see the same noise
-SWAP_WINDOWS = 8  # held-out windows a token family's kernel swap is teacher-forced on
+SWAP_WINDOWS = 8  # held-out windows a token family's kernel swap is teacher-forced on ...
+INTERPRETED_SWAP_WINDOWS = 1  # ... and under Triton's interpreter, where each costs a minute
 
 
 @dataclasses.dataclass(frozen=True)
@@ -166,7 +167,11 @@ class SweepSubject(ModelSubject):
             ]
             value = report.generated.intervals()[headline.metric]
         else:
-            metrics = self.family.evaluate(self.net, self.data)
+            # scored on fixed held-out data by the net alone: the same for every knob of a backend and dtype
+            cached = ("evaluation", point.backend, point.dtype)
+            if cached not in self.sweep.baselines.outputs:
+                self.sweep.baselines.outputs[cached] = self.family.evaluate(self.net, self.data)
+            metrics = self.sweep.baselines.outputs[cached]
             figure = metrics[headline.evaluation_key]
             # the family's interval over its held-out data, where it gives one
             low = metrics.get(f"{headline.evaluation_key}_low", figure)
@@ -233,10 +238,10 @@ class SweepSubject(ModelSubject):
     def swap_rows(self) -> list[Measurement]:
         return self.swap()[0]
 
-    def _held_out_logits(self, backend: str, dtype: str) -> torch.Tensor:
-        """Logits [W, T, V] of SWAP_WINDOWS held-out windows of the model's context, teacher-forced."""
+    def _held_out_logits(self, backend: str, dtype: str, count: int) -> torch.Tensor:
+        """Logits [W, T, V] of the first ``count`` held-out windows of the model's context, teacher-forced."""
         context = self.model.config.context
-        windows = self.data.validation[: SWAP_WINDOWS * context].long().view(SWAP_WINDOWS, context)
+        windows = self.data.validation[: count * context].long().view(count, context)
         with backends.model_on_backend(self.model, backend, dtype) as net, torch.no_grad():
             return net(windows.to(self.device)).float()
 
@@ -246,12 +251,14 @@ class SweepSubject(ModelSubject):
         """The timed decode path's greedy tokens against eager float32's, and teacher-forced next-token
         agreement and logit KL on held-out windows; the logits' error within the model tolerance."""
         point, outputs = self.sweep_point, self.sweep.baselines.outputs
-        if "swap logits" not in outputs:
-            outputs["swap logits"] = self._held_out_logits("eager", "float32")
-        logits = self._held_out_logits(point.backend, point.dtype)
+        windows = INTERPRETED_SWAP_WINDOWS if self.model_point.interpreted else SWAP_WINDOWS
+        key = ("swap logits", windows)
+        if key not in outputs:
+            outputs[key] = self._held_out_logits("eager", "float32", windows)
+        logits = self._held_out_logits(point.backend, point.dtype, windows)
         if point.backend == "eager":
-            outputs[("swap logits", point.dtype)] = logits
-        agreement, kl = _teacher_forced(outputs["swap logits"], logits)
+            outputs[(*key, point.dtype)] = logits
+        agreement, kl = _teacher_forced(outputs[key], logits)
         figures = (
             (
                 "greedy_token_agreement",
@@ -263,13 +270,13 @@ class SweepSubject(ModelSubject):
                 "teacher_forced_agreement",
                 agreement,
                 "higher",
-                f"{SWAP_WINDOWS} held-out windows, next-token argmax",
+                f"{windows} held-out windows, next-token argmax",
             ),
             (
                 "logit_kl",
                 kl,
                 "lower",
-                f"KL(eager float32 || this) in nats per token, {SWAP_WINDOWS} held-out windows",
+                f"KL(eager float32 || this) in nats per token, {windows} held-out windows",
             ),
         )
         rows = [
@@ -277,7 +284,7 @@ class SweepSubject(ModelSubject):
                 metric=metric,
                 value=value,
                 better=better,
-                samples=count if metric == "greedy_token_agreement" else SWAP_WINDOWS,
+                samples=count if metric == "greedy_token_agreement" else windows,
                 seeds="7" if metric == "greedy_token_agreement" else "",
                 note=f"vs eager float32: {note}",
                 interpreted=self.model_point.interpreted,
@@ -285,9 +292,9 @@ class SweepSubject(ModelSubject):
             )
             for metric, value, better, note in figures
         ]
-        same_dtype = outputs.get(("swap logits", point.dtype))
+        same_dtype = outputs.get((*key, point.dtype))
         dtype = protocol.resolve_dtype(point.dtype)
-        return rows, output_error(logits, outputs["swap logits"], same_dtype, dtype)
+        return rows, output_error(logits, outputs[key], same_dtype, dtype)
 
     def swap(self) -> tuple[list[Measurement], OutputError]:
         """Outputs of this point against eager float32 for identical seeds and noise: the rows, and
@@ -295,9 +302,12 @@ class SweepSubject(ModelSubject):
         benchmark's, ``tolerance.model_error_limit``: in bf16 at most twice eager bf16's own error)."""
         point, settings = self.sweep_point, self.settings
         interpreted = self.model_point.interpreted
-        knobs = dict(point.knob_dict, n=settings.swap_samples)
-        if interpreted and "steps" in knobs:
-            knobs["steps"] = settings.interpreted_steps
+        knobs = dict(point.knob_dict)  # the timed batch: a compiled model runs it without compiling again
+        if interpreted:  # a few samples on a short path run every kernel the long one does
+            knobs["n"] = settings.interpreted_swap_samples
+            for knob in ("steps", "new_tokens"):
+                if knob in knobs:
+                    knobs[knob] = min(knobs[knob], settings.interpreted_steps)
         if self.family.unit == "tokens":
             knobs["temperature"] = 0.0  # greedy: the tokens are a deterministic function of the logits
         key = ("swap", tuple(sorted(knobs.items())))

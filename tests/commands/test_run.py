@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+
 import pytest
 import torch
 
@@ -136,3 +138,19 @@ def test_bad_input_gets_a_one_line_error(arguments, message, tmp_path, capsys, m
     captured = capsys.readouterr()
     lines = [line for line in (captured.out + captured.err).splitlines() if message in line]
     assert len(lines) == 1 and "Traceback" not in captured.err
+
+
+@pytest.mark.parametrize(
+    "preset, quick, device, expected",
+    [
+        (None, True, "cpu", "quick"),
+        (None, True, "cuda", "quick"),
+        ("cpu", True, "cpu", "cpu"),  # a named preset wins: --quick then only shrinks the op grid
+        (None, False, "cpu", "cpu"),
+        (None, False, "cuda", "gpu"),
+    ],
+)
+def test_quick_runs_the_quick_preset_unless_one_is_named(preset, quick, device, expected):
+    from genzoo.commands import run
+
+    assert run._preset(argparse.Namespace(preset=preset, quick=quick), device) == expected

@@ -28,16 +28,18 @@ def _median(point: ops.OpPoint) -> float:
 
 def test_a_compiled_point_times_the_same_alone_and_after_the_rest_of_its_grid():
     """One compiled function serving a whole grid recompiles with dynamic shapes (or stops at
-    dynamo's recompile limit): the point after the others was 6x slower than alone."""
+    dynamo's recompile limit): the point after the others was 6x slower than alone. The band is
+    3x either way, the best of three medians each: wide enough for a loaded 2-core machine, narrow
+    enough to catch that 6x."""
     op = registry.get("ddim_step")
     cases = [c for c in op.bench_cases["cpu"] if c.quick]
     target = ops.OpPoint("ddim_step", "compile", torch.float32, cases[-1])
-    alone = min(_median(target) for _ in range(2))
+    alone = min(_median(target) for _ in range(3))
     for dtype in (torch.float32, torch.bfloat16):
         for case in cases[:-1]:
             _median(ops.OpPoint("ddim_step", "compile", dtype, case))
-    after = min(_median(target) for _ in range(2))
-    assert 1 / 1.6 < after / alone < 1.6, f"alone {alone * 1e6:.0f} us, after the grid {after * 1e6:.0f} us"
+    after = min(_median(target) for _ in range(3))
+    assert 1 / 3 < after / alone < 3, f"alone {alone * 1e6:.0f} us, after the grid {after * 1e6:.0f} us"
 
 
 @dataclasses.dataclass

@@ -235,3 +235,16 @@ def _code_rows(parse, undefined):
 def test_hallucinations_are_judged_against_the_real_continuations(parse, undefined, verdict):
     evidence = claims.Evidence(_table(_code_rows(parse, undefined)), pd.DataFrame(), pd.DataFrame())
     assert claims.hallucinates(evidence, "llm").status == verdict
+
+
+@pytest.mark.parametrize("samples, said", [(200, "1.6x as wide"), (50, "3.2x as wide"), (500, None)])
+def test_the_claims_table_says_how_much_wider_a_smaller_runs_intervals_are(samples, said):
+    from genzoo.report import tables
+
+    rows = _rows("gan", 10.0, 900.0, 1.1) + _rows("vae", 40.0, 800.0, 0.5) + _seeds("gan", (10, 11, 12), 1.0)
+    rows = [dataclasses.replace(r, samples=samples) if r.kind == "quality" else r for r in rows]
+    (table,) = tables.claim_tables(_table(rows))
+    if said is None:
+        assert "samples a point" not in table.note
+    else:
+        assert f"at most n = {samples} samples a point" in table.note and said in table.note

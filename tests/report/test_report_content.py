@@ -308,3 +308,18 @@ def test_an_op_with_a_vendor_path_gets_a_speedup_column_against_it():
     (table,) = op_tables(typed_table(to_frame(rows, {"hostname": "h", "device_name": "d"})))
     by_backend = table.frame.set_index("backend")["speedup vs sdpa"]
     assert by_backend.to_dict() == {"eager": "-", "sdpa": "baseline", "triton": "2.00x", "compile": "-"}
+
+
+def test_a_point_beyond_its_ceiling_is_said_to_have_stayed_in_cache(synthetic_run):
+    """The copy ceiling is sized past the last-level cache: a small op can beat it, and the
+    finding must say why rather than print 159% of a ceiling as if it were one."""
+    from genzoo.report import findings
+    from genzoo.results import typed_table
+
+    frame = typed_table(synthetic_run.load_table())
+    (within,) = [s for s in findings._closest_to_ceiling(frame) if "(GB/s)" in s]
+    assert "stayed in cache" not in within
+    ops = (frame["kind"] == "op") & frame["fraction_of_ceiling"].notna()
+    frame.loc[ops, "fraction_of_ceiling"] *= 1.6 / frame.loc[ops, "fraction_of_ceiling"].max()
+    (beyond,) = [s for s in findings._closest_to_ceiling(frame) if "(GB/s)" in s]
+    assert "at 160% of the measured copy bandwidth" in beyond and "stayed in cache" in beyond

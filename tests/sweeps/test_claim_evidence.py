@@ -12,7 +12,8 @@ import torch
 from genzoo.measurement import Measurement, to_frame
 from genzoo.models import protocol
 from genzoo.quality import FEATURE_NET_PRESETS, ImageQualityConfig, ImageQualityReference
-from genzoo.sweeps.claim_evidence import FRESH_SEED, FRESH_SEEDS, ImageEvidence
+from genzoo.results.schema import FRESH_SEEDS
+from genzoo.sweeps.claim_evidence import FRESH_SEED, ImageEvidence
 from genzoo.sweeps.plan import SETTINGS
 
 
@@ -33,14 +34,34 @@ def evidence(name: str, reference) -> ImageEvidence:
 
 def test_each_training_seed_is_scored_at_the_reference_point_on_the_same_sampling_seeds(reference):
     rows = to_frame(
-        evidence("gan", reference).training_seeds([untrained("gan", 0), untrained("gan", 3)], "tiny")
+        evidence("gan", reference).training_seeds([untrained("gan", 0), untrained("gan", 3)], "tiny", [])
     )
     fid = rows[(rows["subject"] == "gan") & (rows["metric"] == "fid")]
     assert sorted(fid["knob_train_seed"]) == [0, 3]
     assert set(fid["seeds"]) == {"1000,1001"} and set(fid["samples"]) == {SETTINGS["tiny"].quality_samples}
     assert (fid["ci_low"] < fid["value"]).all() and (fid["value"] < fid["ci_high"]).all()
     assert fid["value"].nunique() == 2  # two generators, two figures
-    assert evidence("gan", reference).training_seeds([untrained("gan", 0)], "tiny") == []
+    assert evidence("gan", reference).training_seeds([untrained("gan", 0)], "tiny", []) == []
+
+
+def test_the_first_training_seed_reuses_the_sweeps_reference_rows_instead_of_sampling_again(reference):
+    """The sweep scored the first seed's model at the reference point already: its rows, relabelled,
+    are exactly what scoring it again would give."""
+    seeds = [untrained("gan", 0), untrained("gan", 3)]
+    scored_anew = evidence("gan", reference).training_seeds(seeds, "tiny", [])
+    first = [r for r in scored_anew if r.subject == "gan" and dict(r.knobs)["train_seed"] == 0]
+    point_case = first[0].case.removesuffix(" train_seed=0")
+    swept = [
+        dataclasses.replace(r, case=point_case, knobs=tuple(k for k in r.knobs if k[0] != "train_seed"))
+        for r in first
+    ]
+    poisoned = [dataclasses.replace(r, value=-1.0) for r in swept]  # so that reuse shows, not resampling
+    reused = evidence("gan", reference).training_seeds(seeds, "tiny", poisoned)
+    reused_first = [r for r in reused if r.subject == "gan" and dict(r.knobs)["train_seed"] == 0]
+    assert [(r.metric, r.case, r.knobs) for r in reused_first] == [(r.metric, r.case, r.knobs) for r in first]
+    assert {r.value for r in reused_first} == {-1.0}
+    others = [r for r in reused if r.subject == "gan" and dict(r.knobs)["train_seed"] == 3]
+    assert others and all(r.value != -1.0 for r in others)
 
 
 def test_the_best_point_is_sampled_again_on_fresh_seeds(reference):

@@ -41,3 +41,27 @@ def test_every_preset_fits_every_family():
                 knobs = point.knob_dict
                 if "new_tokens" in knobs:
                     assert knobs["new_tokens"] + len(b"def ") <= family.config(preset).context
+
+
+def test_the_quick_preset_leaves_out_the_variant_points_and_compiled_models_but_keeps_dtypes_and_batches():
+    family = protocol.get("diffusion")
+    quick = plan.points(family, "quick", ("eager", "compile", "sdpa"))  # compile: left to the cpu preset
+    reference = {"n": plan.SETTINGS["quick"].batch, **family.sweep_plan("quick").reference}
+    quality = [p for p in quick if p.quality]
+    assert {p.knobs for p in quality} == {tuple(sorted(reference.items()))}  # no DDPM, no DDIM curve
+    assert {(p.backend, p.dtype) for p in quality} == {
+        ("eager", "float32"),
+        ("eager", "bfloat16"),
+        ("sdpa", "float32"),
+    }
+    batches = [p.knob_dict["n"] for p in quick if not p.quality]
+    assert batches == list(plan.SETTINGS["quick"].batch_sizes)
+    assert len(plan.points(family, "cpu", ("eager",))) > len(plan.points(family, "quick", ("eager",)))
+
+
+def test_every_family_trains_one_seed_in_the_quick_preset_and_three_in_the_cpu_preset():
+    for name in protocol.names():
+        family = protocol.get(name)
+        assert family.config("quick").extra_seeds == ()
+        if family.unit == "images":  # instability is the spread over >= 3 training seeds
+            assert len(family.config("cpu").extra_seeds) >= 2
