@@ -239,3 +239,43 @@ def undefined_share(scores: Iterable[CodeScore]) -> float:
     if used == 0:
         raise ValueError(f"the {len(scores)} scores use no names at all: the share is undefined")
     return sum(score.undefined_names for score in scores) / used
+
+
+class _FreeNamesRenamed(ast.NodeTransformer):
+    """Every name read that ``bound`` lacks, and every attribute read, renamed to one defined
+    nowhere: a reader of the result finds the code's shape, and none of its free names."""
+
+    def __init__(self, bound: set[str]):
+        self.bound, self.names, self.attributes = bound, {}, {}
+
+    def visit_Name(self, node: ast.Name) -> ast.Name:
+        if isinstance(node.ctx, ast.Load) and node.id not in self.bound:
+            node.id = self.names.setdefault(node.id, f"undefined_name_{len(self.names)}")
+        return node
+
+    def visit_Attribute(self, node: ast.Attribute) -> ast.Attribute:
+        self.generic_visit(node)
+        if isinstance(node.ctx, ast.Load):
+            node.attr = self.attributes.setdefault(node.attr, f"undefined_attribute_{len(self.attributes)}")
+        return node
+
+
+def with_free_names_undefined(header: str, body: str) -> str:
+    """``body`` (a function's, below ``header``; together they parse) with every name it reads
+    that the snippet does not bind, builtins included, and every attribute it reads renamed to one
+    defined nowhere, re-indented as the body was: the most undefined names that code of this
+    shape can use, since its own locals stay bound. The ceiling of ``score_completion``'s share."""
+    tree = _parse(header + body)
+    if (
+        tree is None
+        or len(tree.body) != 1
+        or not isinstance(tree.body[0], (ast.FunctionDef, ast.AsyncFunctionDef))
+    ):
+        raise ValueError("header + body must parse to one function definition")
+    function = tree.body[0]
+    renamer = _FreeNamesRenamed(_bound_names(tree))
+    statements = [renamer.visit(statement) for statement in function.body]
+    first = next(line for line in body.splitlines() if line.strip())
+    indent = first[: len(first) - len(first.lstrip())]
+    lines = "\n".join(ast.unparse(statement) for statement in statements).splitlines()
+    return "".join(f"{indent}{line}\n" if line.strip() else "\n" for line in lines)

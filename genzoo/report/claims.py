@@ -44,6 +44,11 @@ from genzoo.stats.interval import Interval
 from genzoo.stats.verdicts import compare_intervals, compare_spreads
 
 HALLUCINATION_FLOOR = "anchor_real_code"  # the subject of the real held-out continuations' rows
+# and of each metric's ceiling: shuffled tokens (parse share), free names renamed (undefined share)
+HALLUCINATION_CEILINGS = {
+    "parse_share": "anchor_shuffled_code",
+    "undefined_name_share": "anchor_renamed_code",
+}
 HOLDS, FAILS, UNRESOLVED, UNTESTED = "holds", "does not hold", "not resolved at this N", "cannot be tested"
 Z95 = 1.959963984540054  # the standard normal's 97.5% point: a 95% interval is +-Z95 standard errors
 
@@ -348,11 +353,13 @@ def hallucinates(evidence: Evidence, name: str) -> Verdict:
             )
             continue
         compared = compare_intervals(own, floor, better=worse)  # "a is worse than real code"
+        ceiling = evidence.anchor(HALLUCINATION_CEILINGS[metric], metric)
         verdicts.append(
             Verdict(
                 compared.status,
                 f"{metric} of {name}'s completions {_figure(own)} vs the real continuations' {_figure(floor)}, "
-                f"difference {_figure(compared.effect)} (n={own.n})",
+                f"difference {_figure(compared.effect)} (n={own.n})"
+                + (f", ceiling {_figure(ceiling)}" if ceiling is not None else ""),
             )
         )
     statuses = [v.status for v in verdicts]

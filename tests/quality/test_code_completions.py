@@ -13,7 +13,7 @@ import torch
 from genzoo.models import code_tokenizer, llm
 from genzoo.models.data import load_code_corpus
 from genzoo.quality import code_completions as cc
-from genzoo.quality.code_names import corpus_attributes
+from genzoo.quality.code_names import corpus_attributes, score_completion, with_free_names_undefined
 from genzoo.quality.inputs import QualityInputError
 
 # cpu's limits, fewer prompts and replicates: the tests check direction and plumbing, not coverage
@@ -88,7 +88,7 @@ def test_a_model_that_writes_the_real_body_scores_exactly_like_the_floor(corpus,
     by_key = {(row.subject, row.metric): row for row in rows}
     assert set(by_key) == {
         (subject, metric)
-        for subject in ("llm", cc.REAL_CODE_ANCHOR, cc.SHUFFLED_CODE_ANCHOR)
+        for subject in ("llm", cc.REAL_CODE_ANCHOR, cc.SHUFFLED_CODE_ANCHOR, cc.RENAMED_CODE_ANCHOR)
         for metric in ("parse_share", "undefined_name_share")
     }
     for metric, better in cc.BETTER.items():
@@ -111,6 +111,29 @@ def test_a_model_that_writes_the_real_body_scores_exactly_like_the_floor(corpus,
         f"{SETTINGS.prompts} of {SETTINGS.prompts} completions"
         in by_key[cc.REAL_CODE_ANCHOR, "parse_share"].note
     )
+
+
+def test_the_renamed_bodies_parse_and_bound_the_undefined_share_from_above(prompts, known):
+    """The undefined share's ceiling: the real bodies with every free name renamed parse like them,
+    and use undefined names far more often, beyond both intervals."""
+    real = intervals_of(prompts, [p.body for p in prompts], known)
+    renamed = intervals_of(prompts, [with_free_names_undefined(p.header, p.body) for p in prompts], known)
+    assert renamed["parse_share"].estimate == 1.0
+    assert renamed["undefined_name_share"].low > real["undefined_name_share"].high
+    assert renamed["undefined_name_share"].high < 1.0  # self, parameters and locals stay bound
+
+
+def test_renaming_makes_exactly_the_free_names_and_attributes_undefined():
+    header = "def f(x, y=2):\n"
+    body = "    z = len(x) + math.pi\n    if z:\n        return helper(y).value\n"
+    renamed = with_free_names_undefined(header, body)
+    assert renamed.splitlines()[1] == "    if z:" and renamed.splitlines()[2].startswith("        return ")
+    score = score_completion(header + renamed)
+    # x, y, z stay bound; len, math, helper and .pi, .value do not (2 + 3 of 8 reads: x, z, y too)
+    assert score.parses and score.used_names == 8 and score.undefined_names == 5
+    assert score_completion(header + body).undefined_names == 4  # len is a builtin
+    with pytest.raises(ValueError, match="one function definition"):
+        with_free_names_undefined("x = 1\n", "y = 2\n")
 
 
 def test_shuffled_tokens_parse_less_often_beyond_the_intervals(prompts, tokenizer, known):

@@ -200,9 +200,9 @@ def test_the_best_point_is_chosen_on_the_sweep_and_reported_on_fresh_seeds():
     assert cross_family.best_points(typed_table(pd.DataFrame(columns=to_frame([]).columns))).empty
 
 
-def _code_rows(parse, undefined):
+def _code_rows(parse, undefined, ceilings=()):
     rows = []
-    for subject, (p, u) in (("llm", (parse, undefined)), ("anchor_real_code", (1.0, 0.01))):
+    for subject, (p, u) in (("llm", (parse, undefined)), ("anchor_real_code", (1.0, 0.01)), *ceilings):
         for metric, value, better in (("parse_share", p, "higher"), ("undefined_name_share", u, "lower")):
             rows.append(
                 Measurement(
@@ -235,6 +235,13 @@ def _code_rows(parse, undefined):
 def test_hallucinations_are_judged_against_the_real_continuations(parse, undefined, verdict):
     evidence = claims.Evidence(_table(_code_rows(parse, undefined)), pd.DataFrame(), pd.DataFrame())
     assert claims.hallucinates(evidence, "llm").status == verdict
+
+
+def test_the_hallucination_evidence_shows_each_metrics_ceiling():
+    ceilings = (("anchor_shuffled_code", (0.02, 0.9)), ("anchor_renamed_code", (1.0, 0.46)))
+    evidence = claims.Evidence(_table(_code_rows(0.2, 0.01, ceilings)), pd.DataFrame(), pd.DataFrame())
+    parse, undefined = claims.hallucinates(evidence, "llm").evidence.split("; ")
+    assert "ceiling 0.02" in parse and "ceiling 0.46" in undefined
 
 
 @pytest.mark.parametrize("samples, said", [(200, "1.6x as wide"), (50, "3.2x as wide"), (500, None)])
