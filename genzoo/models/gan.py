@@ -47,7 +47,7 @@ class GANConfig:
 
 PRESETS = {
     "tiny": GANConfig(latent_dim=8, width=8, batch_size=16, steps=4, eval_images=32),
-    "quick": GANConfig(steps=1000),
+    "quick": GANConfig(steps=600),
     "cpu": GANConfig(extra_seeds=(1, 2)),
     "gpu": GANConfig(latent_dim=100, width=128, batch_size=128, steps=10000, extra_seeds=(1, 2, 3, 4)),
 }

@@ -84,7 +84,7 @@ class LLMConfig:
 
 PRESETS = {
     "tiny": LLMConfig(context=48, width=32, layers=1, heads=2, batch_size=4, steps=4, eval_stride=48),
-    "quick": LLMConfig(steps=300, warmup_steps=30),
+    "quick": LLMConfig(steps=150, warmup_steps=15),
     "cpu": LLMConfig(),
     # the same recipe, scaled (not run here): 2,400 steps of 32 x 512 tokens are ~16 passes over the
     # ~2.4M training tokens, about where repeated data stops paying (Muennighoff et al. 2023), hence

@@ -143,7 +143,8 @@ def _against_peers(
         verdicts.append(
             Verdict(
                 compared.status,
-                f"{name} {_figure(own)} vs {peer} {_figure(figure)}, difference {_figure(effect)} (n={own.n})",
+                f"{name} {_figure(own)} vs {peer} {_figure(figure)}, difference {_figure(effect)} "
+                + (f"(n={own.n})" if own.n == figure.n else f"(n={own.n} and {figure.n})"),
             )
         )
     return _combine(verdicts)
@@ -315,8 +316,14 @@ def blurriest(evidence: Evidence, name: str) -> Verdict:
         for family, point in evidence.best.iterrows()
     }
     figures = {family: figure for family, figure in figures.items() if figure is not None}
+    # a mean over images (each one's high-frequency energy over the reference's mean): unlike FID
+    # its expected value does not move with n, only its interval's width, so it compares across n
     return _against_peers(
-        name, figures, "lower", "sharpness_ratio at its best point (1 = as sharp as real digits)"
+        name,
+        figures,
+        "lower",
+        "sharpness_ratio at its best point (1 = as sharp as real digits)",
+        equal_n=False,
     )
 
 

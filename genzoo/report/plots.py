@@ -360,13 +360,14 @@ def _with_intervals(note: str) -> str:
 
 
 def _variants(rows: pd.DataFrame, exclude: tuple[str, ...]) -> pd.Series:
-    """``backend dtype`` and the knobs (but ``exclude``) that take several values within a family:
-    what tells the series of one panel apart."""
+    """``backend dtype`` and the knobs (but ``exclude``) that take several values within a family,
+    a knob some of its rows lack counting as one (a best point's second draw on fresh seeds): what
+    tells the series of one panel apart."""
     labels = rows["backend"] + " " + rows["dtype"]
     for column in knob_columns(rows):
         if column in exclude:
             continue
-        varies = rows.groupby("subject")[column].transform(lambda values: values.dropna().nunique() > 1)
+        varies = rows.groupby("subject")[column].transform(lambda values: values.nunique(dropna=False) > 1)
         shown = rows[column].map(functools.partial(_knob_label, column[len(KNOB_PREFIX) :]))
         labels = labels + shown.where(varies.astype(bool), "")
     return labels

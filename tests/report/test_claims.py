@@ -104,6 +104,27 @@ def test_planted_differences_decide_each_claim_either_way():
     assert flipped == {"diffusion": "does not hold", "gan": "does not hold", "vae": "does not hold"}
 
 
+def test_sharpness_compares_across_sample_sizes_and_fid_does_not():
+    """A mean over images keeps its expected value at any n (only its interval widens); FID's moves."""
+    rows = (
+        _rows("diffusion", 5.0, 2.0, 0.9)
+        + _rows("gan", 20.0, 900.0, 1.1)
+        + _rows("vae", 40.0, 800.0, 0.4)
+        + [_quality("vae", "latent interpolations", "latent_path_ratio", 1.1, 0.05, samples=64)]
+        + [_quality("gan", "latent interpolations", "latent_path_ratio", 1.6, 0.05, samples=64)]
+    )
+    rows = [dataclasses.replace(r, samples=128 if r.subject == "diffusion" else 500) for r in rows]
+    sentences = claims.claims(_table(rows))
+    assert _verdict(sentences, "vae") == "holds"  # blurrier than diffusion at n=128 and the GAN at 500
+    assert "at n=128 and n=500" in _verdict_sentence(sentences, "diffusion")  # FID: not compared
+
+
+def _verdict_sentence(sentences: list[str], family: str) -> str:
+    (claim,) = protocol.get(family).claims
+    (sentence,) = [s for s in sentences if f"'{claim.text}'" in s]
+    return sentence
+
+
 def test_differences_inside_the_noise_are_not_resolved():
     # diffusion 19.5 vs GAN 20 with +-0.5 each; GAN seeds as steady as the others; sharpness ties
     verdicts, _ = _claims(19.5, 900.0, 0.9, (20.0, 20.1, 19.9), 1.58)
