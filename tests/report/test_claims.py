@@ -73,8 +73,7 @@ def _table(rows) -> pd.DataFrame:
 def _verdict(sentences: list[str], family: str) -> str:
     """What the report says about ``family``'s (one) claim."""
     (claim,) = protocol.get(family).claims
-    (sentence,) = [s for s in sentences if f"'{claim.text}'" in s]
-    return sentence.split(f"'{claim.text}' ", 1)[1].split(":", 1)[0]
+    return _verdict_sentence(sentences, family).split(f"'{claim.text}' ", 1)[1].split(":", 1)[0]
 
 
 def _claims(diffusion_fid, gan_speed, vae_sharpness, gan_seed_fids, vae_path):
