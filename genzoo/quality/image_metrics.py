@@ -12,15 +12,12 @@ and every metric reads the same replicate. They are read as "centred" percentile
 (``genzoo.stats.interval``): they cover each metric's expected value at this n. Resampling with
 replacement repeats rows, which shortens the k-NN radii of precision / recall / density / coverage
 and raises KID's self-similarity: a shift of the replicates' location that the centring removes, as
-it removes FID's upward bias. The reference side's indices depend only on (seed, n, replicate), so
-two sets scored against one reference with one seed pair replicate by replicate
-(``Replicates.draw``), which keeps the shared reference's noise out of their differences.
+it removes FID's upward bias.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 
 import numpy as np
 import torch
@@ -124,19 +121,13 @@ def metric_replicates(
         )
         for _ in range(resamples)
     ]
-    # the reference rows themselves are part of the key: only sets scored against the same rows pair
-    fingerprint = hashlib.sha256(reference.features.numpy().tobytes()).hexdigest()[:16]
-    draw = ("image metrics", seed, resamples, n, fingerprint)
     return {
         name: Replicates(
             estimate=estimate,
             values=np.array([replicate[name] for replicate in values]),
             n=n,
             method="centred",
-            n_reference=n,
             seeds=sampling_seeds,
-            draw=draw,
-            equal_n=True,
         )
         for name, estimate in estimates.items()
     }

@@ -63,6 +63,5 @@ def memorisation_replicates(
         estimate=float(np.median(generated) / np.median(held_out)),
         values=np.array(values),
         n=len(generated),
-        n_reference=len(held_out),
         seeds=sampling_seeds,
     )

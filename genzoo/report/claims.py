@@ -40,15 +40,11 @@ from genzoo.models import protocol
 from genzoo.report.analysis import families, model_rows
 from genzoo.report.cross_family import best_points
 from genzoo.results import format_value
+from genzoo.results.schema import REAL_CODE_ANCHOR, RENAMED_CODE_ANCHOR, SHUFFLED_CODE_ANCHOR
 from genzoo.stats.interval import Interval
 from genzoo.stats.verdicts import compare_intervals, compare_spreads
 
-HALLUCINATION_FLOOR = "anchor_real_code"  # the subject of the real held-out continuations' rows
-# and of each metric's ceiling: shuffled tokens (parse share), free names renamed (undefined share)
-HALLUCINATION_CEILINGS = {
-    "parse_share": "anchor_shuffled_code",
-    "undefined_name_share": "anchor_renamed_code",
-}
+HALLUCINATION_CEILINGS = {"parse_share": SHUFFLED_CODE_ANCHOR, "undefined_name_share": RENAMED_CODE_ANCHOR}
 HOLDS, FAILS, UNRESOLVED, UNTESTED = "holds", "does not hold", "not resolved at this N", "cannot be tested"
 Z95 = 1.959963984540054  # the standard normal's 97.5% point: a 95% interval is +-Z95 standard errors
 
@@ -353,7 +349,7 @@ def hallucinates(evidence: Evidence, name: str) -> Verdict:
     either does, does not hold if both are resolved the other way or as equal-or-better."""
     verdicts = []
     for metric, worse in (("parse_share", "lower"), ("undefined_name_share", "higher")):
-        own, floor = evidence.anchor(name, metric), evidence.anchor(HALLUCINATION_FLOOR, metric)
+        own, floor = evidence.anchor(name, metric), evidence.anchor(REAL_CODE_ANCHOR, metric)
         if own is None or floor is None:
             verdicts.append(
                 Verdict(UNTESTED, f"no {metric} rows with intervals for {name} and the real code")

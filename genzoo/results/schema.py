@@ -23,6 +23,11 @@ VERSION = 2
 TRAINING_METRICS = ("train_seconds", "train_steps")
 # the case suffix of a best point scored again on fresh sampling seeds (the winner's curse undone)
 FRESH_SEEDS = "fresh seeds"
+# the subjects of the code anchors' rows, which the LLM's hallucination claim reads: the real
+# held-out continuations (the floor) and each metric's ceiling
+REAL_CODE_ANCHOR = "anchor_real_code"
+SHUFFLED_CODE_ANCHOR = "anchor_shuffled_code"  # tokens shuffled: the parse share's ceiling
+RENAMED_CODE_ANCHOR = "anchor_renamed_code"  # free names renamed: the undefined-name share's
 SWEEP_QUALITY_COLUMNS = {
     "error": "quality_change",
     "error_limit": "quality_window",

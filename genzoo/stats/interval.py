@@ -14,9 +14,9 @@ taken, b = mean(theta*) - theta_hat being the bootstrap estimate of the estimato
 
 Why the shifts: the bootstrap distribution of theta* sits around theta_hat + b, while theta_hat sits
 around theta + b. A biased estimator's plain percentile interval is thus off by b from E[theta_hat]
-and by 2 b from theta. FID of 8-D Gaussians at N = 100 (tests/stats) has b = 0.46 against a standard
-error of 0.38: there the plain interval covered the closed-form FID in 38% of simulated draws, the
-"debiased" one in 97%, and the "centred" one covered E[FID_N] in 98%. The bias-corrected percentile
+and by 2 b from theta. FID of 8-D Gaussians at N = 100 (tests/quality/test_image_metric_intervals.py)
+has b = 0.46 against a standard error of 0.38: there the plain interval covered the closed-form FID
+in 38% of simulated draws, the "debiased" one in 97%, and the "centred" one covered E[FID_N] in 98%. The bias-corrected percentile
 interval (BC, E&T Sec. 14.3) was tried and rejected: when most replicates lie above theta_hat its
 z0 = Phi^-1(#{theta* < theta_hat} / B) saturates and the interval collapses (44-68% coverage of the
 closed form in simulations of 4- and 8-D Gaussians); BCa shares that z0 and needs a jackknife of
@@ -105,22 +105,14 @@ def percentile_bounds(
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Replicates:
-    """Bootstrap replicates of one figure, kept so that intervals of any level and method, and of
-    differences and ratios with other figures (``genzoo.stats.verdicts``), can be read off them.
-
-    ``draw`` identifies the resampling of the shared side (the reference set): two ``Replicates``
-    with equal, non-None ``draw`` resampled the same reference rows with the same indices in every
-    replicate, so that their replicate-by-replicate differences are paired. ``equal_n``: the
-    statistic depends on N (FID), so it may only be compared with figures at the same ``n``."""
+    """Bootstrap replicates of one figure, kept so that intervals of any level and method can be
+    read off them."""
 
     estimate: float
     values: np.ndarray  # [B] replicate statistics, read-only
     n: int
     method: str = "percentile"  # the variant ``interval()`` reads by default
-    n_reference: int | None = None
     seeds: tuple[int, ...] = ()
-    draw: tuple[object, ...] | None = None
-    equal_n: bool = False
 
     def __post_init__(self) -> None:
         values = np.array(self.values, dtype=np.float64).ravel()

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from genzoo.measurement import Measurement
-from genzoo.stats.bootstrap import bootstrap, bootstrap_over_seeds, bootstrap_replicates, seed_replicates
+from genzoo.stats.bootstrap import bootstrap, bootstrap_replicates
 from genzoo.stats.interval import Interval, measurement_fields, seeds_label
 
 
@@ -59,36 +59,6 @@ def test_percentile_interval_of_a_mean_covers_it():
         for i in range(200)
     )
     assert 0.9 <= covered / 200 <= 0.995
-
-
-def test_over_seeds_covers_the_mean_over_seeds_where_resampling_seeds_would_not():
-    """4 seeds whose own means scatter (sd 1) more than their samples' means do (sd 1 / sqrt(40))."""
-    rng = np.random.default_rng(4)
-    draws, covered, naive = 200, 0, 0
-    for index in range(draws):
-        per_seed = {1000 + s: rng.normal(rng.normal(0.0, 1.0), 1.0, size=40) for s in range(4)}
-        interval = bootstrap_over_seeds(column_mean, per_seed, resamples=200, seed=index, vectorized=True)
-        covered += interval.contains(0.0)
-        means = np.array([v.mean() for v in per_seed.values()])
-        resampled = means[rng.integers(0, 4, size=(200, 4))].mean(axis=1)  # seeds alone, with replacement
-        naive += np.quantile(resampled, 0.025) <= 0.0 <= np.quantile(resampled, 0.975)
-    assert 0.9 <= covered / draws <= 0.995
-    assert naive / draws < 0.85
-    assert interval.seeds == (1000, 1001, 1002, 1003) and interval.n == 40
-
-
-def test_over_seeds_carries_seed_noise_and_pairs_through_the_reference():
-    rng = np.random.default_rng(5)
-    reference = rng.normal(size=80)
-    per_seed = {s: rng.normal(loc=s, size=50) for s in range(3)}  # seed means 0, 1, 2
-    difference = lambda rows, ref: rows.mean(axis=-1) - ref.mean(axis=-1)
-    over_seeds = seed_replicates(difference, per_seed, reference, resamples=400, vectorized=True)
-    pooled = bootstrap_replicates(
-        difference, np.concatenate(list(per_seed.values())), reference, resamples=400, vectorized=True
-    )
-    assert over_seeds.estimate == pytest.approx(pooled.estimate)
-    assert over_seeds.interval().width > 5 * pooled.interval().width  # the seeds' spread, not the rows'
-    assert over_seeds.draw == pooled.draw is not None  # same reference, seed, resamples: paired
 
 
 def test_debiased_and_centred_variants_shift_by_the_bootstrap_bias():
