@@ -43,11 +43,25 @@ def benchmark_threads(device: torch.device | str) -> Iterator[None]:
     """Inside, torch's intra-op threads are ``cpu_benchmark_threads()`` when timing on the CPU;
     afterwards they are as before. Training, which nothing times against a baseline, keeps every
     core."""
+    with _threads(device, cpu_benchmark_threads()):
+        yield
+
+
+@contextlib.contextmanager
+def untimed_threads(device: torch.device | str) -> Iterator[None]:
+    """Inside ``benchmark_threads``: work that nothing times (scoring a quality set, a claim's
+    evidence) on every core, then back to the benchmark threads."""
+    with _threads(device, os.cpu_count() or torch.get_num_threads()):
+        yield
+
+
+@contextlib.contextmanager
+def _threads(device: torch.device | str, count: int) -> Iterator[None]:
     if torch.device(device).type != "cpu":
         yield
         return
     before = torch.get_num_threads()
-    torch.set_num_threads(cpu_benchmark_threads())
+    torch.set_num_threads(count)
     try:
         yield
     finally:

@@ -55,26 +55,30 @@ def run_family(
     with benchmark_threads(device):
         for point in tqdm(plan.points(family, preset, backends), desc=f"sweep {name}", disable=not progress):
             rows += sweep.run(point)
-        model = trained[0].model
-        if image_reference is not None:
-            evidence = ImageEvidence(family, settings, image_reference, device)
-            rows += evidence.training_seeds(trained, preset, rows)
-            best = evidence.best_point(rows)
-            rows += evidence.best_point_on_fresh_seeds(model, best)
-            rows += evidence.latent_paths(model)
-            chosen = (best.case, best.knobs) if best is not None else None
-        else:
-            chosen = None
-        if chosen is None:  # the reference point, where the family has no chosen one
-            point = plan.points(family, preset, ("eager",))[0]
-            chosen = (point.case, point.knobs)
-        # at one batch size for every family: weights are read once per batch, so bytes per sample
-        # fall with the batch, and a family's chosen batch would decide the comparison
-        knobs = dict(chosen[1], n=COST_BATCH)
-        rows += cost.cost_rows(name, model, knobs, device, case=f"{chosen[0]} batch={COST_BATCH}")
-        if family.extra_measurements is not None:
-            rows += family.extra_measurements(trained, ExtraContext(settings, image_reference, device))
-    return _without_duplicate_anchors(rows)
+        # timed too (the LLM's serving latency)
+        extra = (
+            family.extra_measurements(trained, ExtraContext(settings, image_reference, device))
+            if family.extra_measurements is not None
+            else []
+        )
+    # the claims' evidence times nothing: it samples and scores on every core
+    model = trained[0].model
+    chosen = None
+    if image_reference is not None:
+        evidence = ImageEvidence(family, settings, image_reference, device)
+        rows += evidence.training_seeds(trained, preset, rows)
+        best = evidence.best_point(rows)
+        rows += evidence.best_point_on_fresh_seeds(model, best)
+        rows += evidence.latent_paths(model)
+        chosen = (best.case, best.knobs) if best is not None else None
+    if chosen is None:  # the reference point, where the family has no chosen one
+        point = plan.points(family, preset, ("eager",))[0]
+        chosen = (point.case, point.knobs)
+    # at one batch size for every family: weights are read once per batch, so bytes per sample
+    # fall with the batch, and a family's chosen batch would decide the comparison
+    knobs = dict(chosen[1], n=COST_BATCH)
+    rows += cost.cost_rows(name, model, knobs, device, case=f"{chosen[0]} batch={COST_BATCH}")
+    return _without_duplicate_anchors(rows + extra)
 
 
 def training_rows(trained: list[checkpoint.Trained]) -> list[Measurement]:

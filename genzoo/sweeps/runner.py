@@ -18,7 +18,7 @@ import torch
 from genzoo import quality
 from genzoo.harness import backends, gate, pipeline
 from genzoo.harness.models import ModelSubject, OutputError, output_error, throughput_row
-from genzoo.harness.timing import Timing, measure_within, timed_call
+from genzoo.harness.timing import Timing, measure_within, timed_call, untimed_threads
 from genzoo.measurement import Measurement
 from genzoo.models import protocol
 from genzoo.stats.interval import Interval
@@ -154,13 +154,14 @@ class SweepSubject(ModelSubject):
         point, headline = self.sweep_point, self.family.headline
         key = dict(subject=self.family.name, backend=point.backend, dtype=point.dtype, case=point.case)
         if self.family.unit == "images":
-            report = quality.evaluate_images(
-                generated,
-                self.sweep.image_reference,
-                sampling_seeds=seeds,
-                equal_n=self.settings.slow_quality_samples,
-                **key,
-            )
+            with untimed_threads(self.device):  # the feature net and the bootstrap: nothing timed
+                report = quality.evaluate_images(
+                    generated,
+                    self.sweep.image_reference,
+                    sampling_seeds=seeds,
+                    equal_n=self.settings.slow_quality_samples,
+                    **key,
+                )
             rows = [
                 dataclasses.replace(row, knobs=point.knobs) if row.subject == self.family.name else row
                 for row in report.rows

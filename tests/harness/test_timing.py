@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from genzoo.harness.ceilings import copy_bandwidth, matmul_throughput
-from genzoo.harness.timing import Timing, TimingPlan, measure
+from genzoo.harness.timing import Timing, TimingPlan, benchmark_threads, measure, untimed_threads
 
 
 def test_quantiles_of_known_samples():
@@ -72,3 +72,19 @@ def test_measure_within_counts_the_seconds_measured_already():
         == 1
     )
     assert len(calls) == 2
+
+
+def test_untimed_work_inside_the_benchmark_threads_gets_every_core_back(monkeypatch):
+    monkeypatch.setattr("genzoo.harness.timing.cpu_benchmark_threads", lambda: 1)
+    monkeypatch.setattr("genzoo.harness.timing.os.cpu_count", lambda: 2)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with benchmark_threads("cpu"):
+            assert torch.get_num_threads() == 1
+            with untimed_threads("cpu"):
+                assert torch.get_num_threads() == 2
+            assert torch.get_num_threads() == 1  # the next timed call is on the benchmark threads
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

@@ -45,7 +45,6 @@ def image_set(features: np.ndarray, rng: np.random.Generator) -> ImageSet:
     )
 
 
-@pytest.mark.slow
 def test_the_rows_fid_interval_covers_its_target_and_its_debiased_reading_the_closed_form():
     mean_b, chol_b, closed_form = gaussian_pair()
     rng = np.random.default_rng(11)
