@@ -16,11 +16,11 @@ Why the shifts: the bootstrap distribution of theta* sits around theta_hat + b, 
 around theta + b. A biased estimator's plain percentile interval is thus off by b from E[theta_hat]
 and by 2 b from theta. FID of 8-D Gaussians at N = 100 (tests/quality/test_image_metric_intervals.py)
 has b = 0.46 against a standard error of 0.38: there the plain interval covered the closed-form FID
-in 38% of simulated draws, the "debiased" one in 97%, and the "centred" one covered E[FID_N] in 98%. The bias-corrected percentile
-interval (BC, E&T Sec. 14.3) was tried and rejected: when most replicates lie above theta_hat its
-z0 = Phi^-1(#{theta* < theta_hat} / B) saturates and the interval collapses (44-68% coverage of the
-closed form in simulations of 4- and 8-D Gaussians); BCa shares that z0 and needs a jackknife of
-N + M more evaluations.
+in 38% of simulated draws, the "debiased" one in 97%, and the "centred" one covered E[FID_N] in 98%.
+The bias-corrected percentile interval (BC, E&T Sec. 14.3) was tried and rejected: when most
+replicates lie above theta_hat its z0 = Phi^-1(#{theta* < theta_hat} / B) saturates and the
+interval collapses (44-68% coverage of the closed form in simulations of 4- and 8-D Gaussians);
+BCa shares that z0 and needs a jackknife of N + M more evaluations.
 The shifts assume the replicates' spread and shape, not their location, carry over (the percentile
 method's own assumption, E&T Sec. 13.3); b is known to Monte Carlo error sd(theta*) / sqrt(B).
 """
