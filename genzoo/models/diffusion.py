@@ -49,8 +49,8 @@ class DiffusionConfig:
     # (8, 16, 32) trained 2,000 steps (141 s) scores 2.63 [1.85, 3.72] / 0.988, 3,000 steps (245 s)
     # 2.64 [1.85, 3.83] / 0.992, at 0.52 ms a sample and UNet call; (16, 32, 64), 2,000 steps
     # (280 s), 2.83 [2.08, 3.88] / 1.0 at 1.41 ms: no better at this n, for twice the time.
-    # 1,500 steps (~105 s) score 2.77 [1.91, 3.93] / 0.988, as good at this n and 105 s less over
-    # the cpu preset's three seeds; 1,000 steps (70 s) 2.48 [1.81, 3.39] but agree only 0.968.
+    # 1,500 steps (103-123 s in genzoo run) score 2.77 [1.91, 3.93] / 0.988: as good at this n,
+    # and about 100 s less over the cpu preset's three seeds; 1,000 steps (70 s) 2.48 [1.81, 3.39] but agree only 0.968.
     # The quick preset trains 600
     block_out_channels: tuple[int, ...] = (8, 16, 32)
     layers_per_block: int = 1
@@ -89,8 +89,8 @@ PRESETS = {
         ema_decay=0.5,
         eval_images=16,
     ),
-    # three training seeds in every image family: instability is their spread beyond sampling noise
     "quick": DiffusionConfig(steps=600),
+    # three training seeds in every image family: instability is their spread beyond sampling noise
     "cpu": DiffusionConfig(extra_seeds=(1, 2)),
     "gpu": DiffusionConfig(
         block_out_channels=(64, 128, 256),
@@ -287,8 +287,8 @@ def sweep_plan(preset: str) -> protocol.SweepPlan:
         clipped_eps=True,
     )
     # DDPM at w = 1, beside DDIM's w = 1 curve (the DDIM paper compares the two unguided): its
-    # 1,000 steps at w = 2 cost 4.3 minutes of the cpu job's sweep, at w = 1 (one UNet call a
-    # step, no unconditional pass) about 0.57 of that
+    # 1,000 steps at w = 2 took 3.8-4.3 minutes of the cpu job's sweep, at w = 1 (one UNet call a
+    # step, no unconditional pass) 2.2 (128 samples in both)
     variants = [dict(reference, sampler="ddpm", steps=knobs["ddpm_steps"], guidance_scale=1.0)]
     # the DDIM curve at the default guidance and at w = 1, the DDIM paper's setting
     variants += [

@@ -54,8 +54,8 @@ class VAEConfig:
 
 PRESETS = {
     "tiny": VAEConfig(width=8, latent_dim=4, groups=2, batch_size=16, steps=4, eval_images=32),
-    # three training seeds in every image family: instability is their spread beyond sampling noise
     "quick": VAEConfig(steps=600),
+    # three training seeds in every image family: instability is their spread beyond sampling noise
     "cpu": VAEConfig(extra_seeds=(1, 2)),
     "gpu": VAEConfig(
         width=64, latent_dim=32, groups=16, batch_size=256, steps=5000, learning_rate=1e-3, extra_seeds=(1, 2)
